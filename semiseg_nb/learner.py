@@ -4,9 +4,9 @@
 
 # %% ../nbs/14_learner.ipynb #fb922554
 from __future__ import annotations
-import dataclasses, importlib, io, json, math, os, random, signal, tempfile, time
+import dataclasses, io, json, math, os, random, signal, tempfile, time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 import numpy as np
@@ -15,15 +15,13 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 from .core import get_device, seed_everything
-from .config import ConfigError, apply_overrides, config_to_dict, save_config
+from .config import ConfigError, config_to_dict, save_config
 from .metrics import evaluate, format_iou_table
-from .models import ModelConfig, build_model, tiny_model_config
 
 # %% auto #0
-__all__ = ['CHECKPOINT_KEYS', 'METHODS', 'Method', 'TrainConfig', 'CheckpointError', 'NonFiniteLossError', 'DistInfo',
-           'init_distributed', 'poly_factor', 'make_optimizer', 'rng_state', 'set_rng_state', 'save_checkpoint',
-           'load_checkpoint', 'Learner', 'read_log', 'plot_curves', 'DataConfig', 'ExperimentConfig', 'build_method',
-           'build_loaders', 'train']
+__all__ = ['CHECKPOINT_KEYS', 'Method', 'TrainConfig', 'CheckpointError', 'NonFiniteLossError', 'DistInfo', 'init_distributed',
+           'poly_factor', 'make_optimizer', 'rng_state', 'set_rng_state', 'save_checkpoint', 'load_checkpoint',
+           'Learner', 'read_log', 'plot_curves']
 
 # %% ../nbs/14_learner.ipynb #0b6b6c36
 class Method(nn.Module):
@@ -62,6 +60,7 @@ class Method(nn.Module):
 @dataclass
 class TrainConfig:
     steps: int = 1000                 # optimizer steps (iterations), the unit of every schedule below
+    epochs: float = 0.0               # > 0: steps = ceil(epochs × batches per epoch), set by `experiment.train` (papers that count epochs)
     batch_size_l: int = 8             # labeled images per step, all processes together (UniMatch VOC: 8)
     batch_size_u: int = 8             # unlabeled images per step, all processes together (UniMatch VOC: 8)
     optimizer: Literal['sgd', 'adam', 'adamw'] = 'sgd'  # SGD in all five papers' released codes
@@ -202,10 +201,14 @@ class Learner:
     NaN/Inf check → backward → (clip) → optimizer step → poly lr → `after_step`; every `eval_every` steps
     `metrics.evaluate` and checkpoints. Under torchrun (WORLD_SIZE > 1) the method runs inside
     DistributedDataParallel, metrics are all-reduced, and only rank 0 writes files. `config` (any dataclass)
-    is saved to run_dir/config.json; `class_names` label the report."""
+    is saved to run_dir/config.json; `class_names` label the report. `eval_kwargs` go to `metrics.evaluate`
+    (`mode`, `crop`, `stride`, `flip`, `size_divisor`) except `batch_size` (images per forward pass; default
+    `cfg.eval_batch_size`; 1 for datasets whose images differ in size)."""
     def __init__(self, method: Method, loaders: dict, cfg: TrainConfig, num_classes: int | None = None,
-                 class_names: list[str] | None = None, config=None):
+                 class_names: list[str] | None = None, config=None, eval_kwargs: dict | None = None):
         self.method, self.cfg, self.config = method, cfg, config if config is not None else cfg
+        self.eval_kwargs = dict(eval_kwargs or {})
+        self.eval_batch_size = self.eval_kwargs.pop('batch_size', cfg.eval_batch_size)
         self.train_loader, self.val_data = loaders['train'], loaders.get('val')
         self.num_classes = num_classes or getattr(method, 'num_classes', None)
         if self.val_data is not None and self.num_classes is None:
@@ -297,7 +300,7 @@ class Learner:
         data = self.val_data
         if isinstance(data, Dataset):
             if self.dist.enabled: data = Subset(data, range(self.dist.rank, len(data), self.dist.world_size))
-            data = DataLoader(data, batch_size=self.cfg.eval_batch_size, shuffle=False)
+            data = DataLoader(data, batch_size=self.eval_batch_size, shuffle=False)
         return data
 
     # ---- one step ----
@@ -351,7 +354,7 @@ class Learner:
         if self.dist.enabled:  # BatchNorm statistics: every process scores rank 0's network
             for b in self.method.buffers(): dist.broadcast(b.data, 0)
         res = evaluate(self.method.eval_model, self._val_loader(), self.num_classes, device=self.device,
-                       sync_dist=self.dist.enabled)
+                       sync_dist=self.dist.enabled, **self.eval_kwargs)
         self.last_eval = res
         return res
 
@@ -477,70 +480,3 @@ def plot_curves(run_dir, smooth: int = 10):
     ax1.set_xlabel('step'); ax1.set_ylabel('mIoU (%)'); ax1.set_title('validation mIoU', fontsize=9)
     fig.tight_layout()
     return fig
-
-# %% ../nbs/14_learner.ipynb #05630387
-@dataclass
-class DataConfig:
-    dataset: Literal['synthetic'] = 'synthetic'  # the built-in benchmark (real datasets: wired by the CLI later)
-    n_train: int = 1024               # training pool (labeled + unlabeled scenes)
-    fraction: float = 1 / 8           # labeled share of the pool (the papers' 1/16 ... 1/2 splits)
-    n_val: int = 256                  # validation scenes
-    size: int = 64                    # scene side in pixels
-    crop: int = 64                    # training crop side (after random rescale)
-    scale: tuple[float, float] = (0.5, 2.0)  # random rescale range (UniMatch 0.5-2.0)
-    hflip: float = 0.5                # horizontal flip probability
-    context_bias: bool = False        # tie classes to backgrounds in the labeled split (CAC's shortcut)
-    seed: int = 0                     # which scenes the benchmark draws; fixed while train.seed varies across repeats
-
-@dataclass
-class ExperimentConfig:
-    method: str = 'supervised'        # a key of METHODS
-    data: DataConfig = field(default_factory=DataConfig)     # what to train on
-    model: ModelConfig = field(default_factory=tiny_model_config)  # the network (default: the tiny CPU one)
-    train: TrainConfig = field(default_factory=TrainConfig)  # the loop
-
-METHODS = {  # method name -> (module, class); imported on demand, so methods may import this module
-    'supervised': ('semiseg_nb.methods.supervised', 'SupOnly'),
-}
-
-def build_method(name: str, model: nn.Module, num_classes: int) -> Method:
-    "The `Method` called `name` (a key of `METHODS`) around `model`."
-    if name not in METHODS: raise ConfigError(f"unknown method {name!r}; valid: {', '.join(METHODS)}")
-    module, cls = METHODS[name]
-    return getattr(importlib.import_module(module), cls)(model, num_classes=num_classes)
-
-def build_loaders(data: DataConfig, views, train: TrainConfig, dist_info: DistInfo | None = None) -> tuple[dict, dict]:
-    """{'train': PairedLoader, 'val': LabeledSet(augment=False)} for `data` and the method's `views` (None, or a spec
-    with no image view: no unlabeled stream), plus the datasets. Batch sizes are global: each of `world_size`
-    processes loads `batch_size / world_size` and keeps every world_size-th item of the same permutation."""
-    from semiseg_nb.data.synthetic import synthetic_splits
-    from semiseg_nb.data.loaders import LabeledSet, PairedLoader, UnlabeledSet
-    d = dist_info or DistInfo()
-    for key in ('batch_size_l', 'batch_size_u'):
-        if getattr(train, key) % d.world_size:
-            raise ConfigError(f"train.{key}={getattr(train, key)} is not divisible by the {d.world_size} processes")
-    sets = synthetic_splits(data.n_train, data.fraction, data.n_val, 0, data.size, data.seed, data.context_bias)
-    labeled = LabeledSet(sets['labeled'], data.crop, data.scale, data.hflip)
-    use_u = views is not None and views.view_keys() != {'index'}
-    unlabeled = UnlabeledSet(sets['unlabeled'], views, data.crop, data.scale, data.hflip) if use_u else None
-    pl = PairedLoader(labeled, unlabeled, train.batch_size_l // d.world_size, train.batch_size_u // d.world_size,
-                      num_workers=train.num_workers, seed=train.seed, rank=d.rank, world_size=d.world_size)
-    return {'train': pl, 'val': LabeledSet(sets['val'], data.crop, augment=False)}, sets
-
-def train(cfg_overrides: list[str] | None = None, cfg: ExperimentConfig | None = None, resume: bool | str = False) -> dict:
-    """Run one experiment: `ExperimentConfig` (or `cfg`) with `'a.b=value'` overrides (e.g. `train.steps=200`,
-    `method=supervised`, `data.fraction=1`), seeded, under torchrun if launched so. Returns `Learner.fit`'s summary.
-    This is what `semiseg train key=value ...` calls."""
-    cfg = apply_overrides(cfg or ExperimentConfig(), cfg_overrides or [])
-    info = init_distributed()
-    seed_everything(cfg.train.seed)  # same model init on every process (DDP also broadcasts rank 0's)
-    loaders, sets = build_loaders(cfg.data, _views_of(cfg.method), cfg.train, info)
-    num_classes = sets['labeled'].num_classes
-    method = build_method(cfg.method, build_model(cfg.model, num_classes), num_classes)
-    learner = Learner(method, loaders, cfg.train, num_classes, sets['labeled'].classes, config=cfg)
-    return learner.fit(resume=resume)
-
-def _views_of(name: str):
-    if name not in METHODS: raise ConfigError(f"unknown method {name!r}; valid: {', '.join(METHODS)}")
-    module, cls = METHODS[name]
-    return getattr(importlib.import_module(module), cls).views

@@ -87,3 +87,17 @@ def test_ddp_sigterm_checkpoints_and_resumes(tmp_path):
     assert json.loads(log.read_text().splitlines()[-1])['kind'] == 'interrupted', err[-3000:]
     s = summary(torchrun(tmp_path, steps, '--resume').stdout)
     assert (s['status'], s['step']) == ('done', steps)
+
+
+@pytest.mark.skipif(shutil.which('torchrun') is None or shutil.which('semiseg') is None, reason='torchrun/semiseg not installed')
+def test_semiseg_train_under_torchrun(tmp_path):
+    "The README's multi-process command: `torchrun ... $(which semiseg) train` trains the CPU demo's pipeline with 2 ranks."
+    r = subprocess.run(['torchrun', '--standalone', '--nproc_per_node', '2', shutil.which('semiseg'), 'train',
+                        '--steps', '2', '--device', 'cpu', '--run-dir', str(tmp_path / 'run'), 'train.eval_every=2',
+                        'train.batch_size_l=4', 'data.n_train=32', 'data.n_val=8', 'train.progress=false'],
+                       env=ENV, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[:6000]
+    assert 'val mIoU' in r.stdout, r.stdout
+    report = json.loads((tmp_path / 'run' / 'report.json').read_text())
+    assert report['status'] == 'done' and report['step'] == 2 and 0 <= report['miou'] <= 1
+    assert torch.load(tmp_path / 'run' / 'last.pt', weights_only=False)['world_size'] == 2
