@@ -11,10 +11,12 @@ from .core import get_device, seed_everything
 from .config import ConfigError
 from .models import MODEL_PRESETS, ModelConfig, build_model
 from .learner import Learner, TrainConfig
-from .experiment import DataConfig, PRESETS, build_loaders, build_method, method_class
+from .experiment import DataConfig, PRESETS, build_loaders, build_method
+from .losses import dc_loss
 
 # %% auto #0
-__all__ = ['bench_model_config', 'bench_step', 'bench_args', 'bench_subprocess', 'format_bench']
+__all__ = ['bench_model_config', 'bench_step', 'bench_args', 'bench_subprocess', 'format_bench', 'bench_dc_loss',
+           'format_dc_bench']
 
 # %% ../nbs/16_bench.ipynb #520d0210
 def bench_model_config(model: str | ModelConfig) -> ModelConfig:
@@ -43,11 +45,10 @@ def bench_step(method: str = 'supervised', model: str | ModelConfig = 'cpu_demo'
     cfg = TrainConfig(steps=warmup + steps, batch_size_l=batch, batch_size_u=batch, amp=amp, device=str(dev),
                       progress=False, run_dir='/nonexistent-bench-run')  # nothing is written
     data = DataConfig(n_train=4 * batch, fraction=0.5, n_val=1, size=crop, crop=crop, scale=(1.0, 1.0))
-    loaders, _ = build_loaders(data, method_class(method).views, cfg)
-    batch_l, batch_u = next(iter(loaders['train']))
-    net = build_model(mcfg, num_classes)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
-    meth = build_method(method, net.to(memory_format=fmt), num_classes)
+    meth = build_method(method, build_model(mcfg, num_classes).to(memory_format=fmt), num_classes)
+    loaders, _ = build_loaders(data, meth.views, cfg)  # the views this method asks for
+    batch_l, batch_u = next(iter(loaders['train']))
     learner = Learner(meth, {'train': loaders['train']}, cfg, num_classes)
     def to_fmt(b):
         if b is None: return None
@@ -95,4 +96,43 @@ def format_bench(rows: list[dict]) -> str:
         lines.append(f"{r['method']:<11} {r['model']:<9} {r['batch']:>5} {r['crop']:>5} {r['amp']:>5} {str(r['channels_last']):>7} "
                      f"{r['ms_per_step']:>9.1f} {r['images_per_s']:>8.1f} {r['peak_mb']:>9.0f}  {r['device_name']} "
                      f"({r['peak_kind']}{', %d threads' % r['threads'] if r['device'] == 'cpu' else ''})")
+    return '\n'.join(lines)
+
+# %% ../nbs/16_bench.ipynb #5b3ec267
+def bench_dc_loss(n_anchors: int = 4096, dim: int = 128, negatives=(500, 6400, 19200, 51200), chunk_size: int | None = 8000,
+                  device: str = 'auto', steps: int = 5, warmup: int = 2, num_classes: int = 21, seed: int = 0) -> list[dict]:
+    """Forward + backward time (ms) and working memory (MB, CUDA only: peak minus the inputs) of `dc_loss` for
+    `n_anchors` anchors of `dim` features against each count in `negatives`, with `chunk_size` (None = unchunked)."""
+    dev = get_device(device)
+    g = torch.Generator().manual_seed(seed)
+    rows, cuda = [], dev.type == 'cuda'
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    for m in negatives:
+        unit = lambda n: torch.nn.functional.normalize(torch.randn(n, dim, generator=g), dim=1).to(dev)
+        anchor, target, negs = unit(n_anchors).requires_grad_(), unit(n_anchors), unit(m)
+        conf = torch.rand(2, n_anchors, generator=g).to(dev)
+        pseudo = torch.randint(0, num_classes, (n_anchors,), generator=g).to(dev)
+        neg_pseudo = torch.randint(0, num_classes, (m,), generator=g).to(dev)
+        run = lambda: dc_loss(anchor, target, conf[0], conf[1], pseudo, negs, neg_pseudo, pos_filter=False,
+                              directional=False, chunk_size=chunk_size).backward()  # every anchor counts: the worst case
+        for _ in range(warmup): run()
+        sync()
+        if cuda:
+            base = torch.cuda.memory_allocated(dev)
+            torch.cuda.reset_peak_memory_stats(dev)
+        t0 = time.perf_counter()
+        for _ in range(steps): run()
+        sync()
+        ms = 1000 * (time.perf_counter() - t0) / steps
+        work = (torch.cuda.max_memory_allocated(dev) - base) / 2**20 if cuda else float('nan')
+        rows.append({'anchors': n_anchors, 'dim': dim, 'negatives': m, 'chunk_size': chunk_size, 'ms': ms,
+                     'work_mb': work, 'device_name': torch.cuda.get_device_name(dev) if cuda else 'cpu'})
+    return rows
+
+def format_dc_bench(rows: list[dict]) -> str:
+    "A text table of `bench_dc_loss` rows."
+    lines = [f"{'anchors':>7} {'D':>4} {'negatives':>9} {'chunk':>6} {'fwd+bwd ms':>10} {'work MB':>8}  device"]
+    for r in rows:
+        work = 'n/a' if r['work_mb'] != r['work_mb'] else f"{r['work_mb']:.0f}"
+        lines.append(f"{r['anchors']:>7} {r['dim']:>4} {r['negatives']:>9} {str(r['chunk_size']):>6} {r['ms']:>10.1f} {work:>8}  {r['device_name']}")
     return '\n'.join(lines)
