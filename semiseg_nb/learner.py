@@ -403,13 +403,18 @@ class Learner:
         import threading
         if threading.current_thread() is threading.main_thread():
             for s in (signal.SIGTERM, signal.SIGINT): old[s] = signal.signal(s, self._on_signal)
-        from fastprogress.fastprogress import progress_bar
+        from fastprogress import fastprogress as fp
         try:
             stream = self._stream(self.step)
             end = cfg.steps if until is None else min(until, cfg.steps)
             steps = range(self.step, end)
             show = cfg.progress and self.dist.is_main and len(steps) > 0
-            pbar = progress_bar(steps) if show else steps  # fastprogress draws something even with display=False
+            # in a notebook the bar sits under a master bar that draws the loss curve live; a console gets the bar
+            mb = fp.master_bar(range(1)) if show and fp.IN_NOTEBOOK else None
+            outer = iter(mb) if mb is not None else None
+            if outer is not None: next(outer)
+            pbar = fp.progress_bar(steps, parent=mb) if show else steps  # fastprogress draws something even with display=False
+            self.progress_curve, every = ([], []), max(1, len(steps) // 100)
             t0 = time.time()
             for step in pbar:
                 batch_l, batch_u = next(stream)
@@ -417,6 +422,9 @@ class Learner:
                 lrs = {f"lr_{g.get('name', i)}": g['lr'] for i, g in enumerate(self.opt.param_groups)}
                 self._log({'kind': 'train', 'step': self.step, **logs, **lrs, 'time': time.time()})
                 if hasattr(pbar, 'comment'): pbar.comment = f"loss {logs['loss']:.3f}"
+                if mb is not None:
+                    self.progress_curve[0].append(self.step); self.progress_curve[1].append(logs['loss'])
+                    if self.step % every == 0 or self.step == end: mb.update_graph([list(self.progress_curve)], [0, cfg.steps], None)
                 if self.val_data is not None and cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < cfg.steps:
                     self._eval_and_save()
                 elif cfg.save_every and self.step % cfg.save_every == 0: self.save()
@@ -424,6 +432,7 @@ class Learner:
                     path = self.save()
                     self._log({'kind': 'interrupted', 'step': self.step, 'signal': self._stop})
                     return {'status': 'interrupted', 'step': self.step, 'checkpoint': str(path)}
+            if outer is not None: next(outer, None)  # close the master bar
             if self.step < cfg.steps:
                 path = self.save()
                 return {'status': 'paused', 'step': self.step, 'checkpoint': str(path)}
