@@ -8,7 +8,7 @@ import argparse, json, platform, sys
 import torch
 import semiseg_nb
 from .core import available_devices, get_device
-from .config import ConfigError, apply_overrides, format_config
+from .config import ConfigError, format_config
 from .learner import CheckpointError, NonFiniteLossError
 from .experiment import DATASETS, METHODS, PRESETS, evaluate_checkpoint, experiment_config, train
 from .models import MODEL_PRESETS

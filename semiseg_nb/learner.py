@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
-from .core import get_device, seed_everything
+from .core import get_device
 from .config import ConfigError, config_to_dict, save_config
 from .metrics import evaluate, format_iou_table
 
