@@ -20,8 +20,8 @@ from .metrics import evaluate, format_iou_table
 
 # %% auto #0
 __all__ = ['CHECKPOINT_KEYS', 'Method', 'TrainConfig', 'CheckpointError', 'NonFiniteLossError', 'DistInfo', 'init_distributed',
-           'poly_factor', 'make_optimizer', 'rng_state', 'set_rng_state', 'save_checkpoint', 'load_checkpoint',
-           'Learner', 'read_log', 'plot_curves']
+           'rampup_factor', 'poly_factor', 'make_optimizer', 'rng_state', 'set_rng_state', 'save_checkpoint',
+           'load_checkpoint', 'Learner', 'read_log', 'plot_curves']
 
 # %% ../nbs/14_learner.ipynb #0b6b6c36
 class Method(nn.Module):
@@ -33,6 +33,8 @@ class Method(nn.Module):
     buffer goes through `get_extra_state`/`set_extra_state` so checkpoints carry it."""
     views = None          # ViewSpec for the unlabeled stream; None: supervised-only
     warmup_steps: int = 0  # steps of labeled-only training before unlabeled losses; set by the Learner from TrainConfig
+    rampup_steps: int = 0  # steps over which `rampup` goes from 0 to 1 after the warm-up; set by the Learner
+    rampup_kind: str = 'sigmoid'
 
     def training_step(self, batch_l: dict, batch_u: dict | None, step: int) -> dict:
         raise NotImplementedError(f"{type(self).__name__} must implement training_step(batch_l, batch_u, step)")
@@ -47,6 +49,11 @@ class Method(nn.Module):
     def in_warmup(self, step: int) -> bool:
         "True while `step` (0-based) is within the labeled-only warm-up."
         return step < self.warmup_steps
+
+    def rampup(self, step: int) -> float:
+        "Weight multiplier for unlabeled losses at `step`: 0 in the warm-up, then `rampup_factor` over `rampup_steps` (1 if 0)."
+        if self.in_warmup(step): return 0.0
+        return rampup_factor(step - self.warmup_steps, self.rampup_steps, self.rampup_kind)
 
     def param_groups(self) -> list[dict]:
         """Trainable parameters split into `{'name': 'backbone'}` (any module named `backbone` on the path)
@@ -71,6 +78,8 @@ class TrainConfig:
     poly_power: float = 0.9           # lr = base * (1 - t/steps)^power, t = completed steps (all papers 0.9)
     grad_clip: float = 0.0            # max global grad norm; 0 = no clipping (none of the papers clip)
     warmup_steps: int = 0             # labeled-only steps before unlabeled losses; the method reads it via `step`
+    rampup_steps: int = 0             # after the warm-up, unlabeled-loss weights ramp from 0 to 1 over this many steps (`Method.rampup`); 0 = none
+    rampup: Literal['sigmoid', 'linear'] = 'sigmoid'  # sigmoid: exp(-5(1-t)²) (Laine & Aila 2017, mean teacher); linear: t
     eval_every: int = 200             # evaluate (and checkpoint last.pt / best.pt) every N steps and at the end
     save_every: int = 0               # extra last.pt checkpoints every N steps; 0 = only at evaluations
     eval_batch_size: int = 8          # validation images per forward pass (per process)
@@ -111,6 +120,15 @@ def init_distributed(backend: str | None = None) -> DistInfo:
     return info
 
 # %% ../nbs/14_learner.ipynb #89f0fe94
+def rampup_factor(t: int, length: int, kind: str = 'sigmoid') -> float:
+    """Ramp-up multiplier after `t` steps of a ramp of `length` steps: 'sigmoid' exp(-5(1 - t/length)²) (Laine & Aila
+    2017; about 0.0067 at t = 0), 'linear' t/length; 1 from t >= length on, and always 1 when `length` is 0."""
+    if length <= 0 or t >= length: return 1.0
+    x = max(0.0, t / length)
+    if kind == 'sigmoid': return math.exp(-5.0 * (1.0 - x) ** 2)
+    if kind == 'linear': return x
+    raise ConfigError(f"train.rampup must be 'sigmoid' or 'linear', got {kind!r}")
+
 def poly_factor(t: int, steps: int, power: float = 0.9) -> float:
     "Poly schedule: the lr multiplier after `t` completed steps of `steps`, `(1 - t/steps)^power` (0 at the end)."
     return max(0.0, 1 - t / steps) ** power
@@ -220,6 +238,7 @@ class Learner:
         self.run_dir = Path(cfg.run_dir)
         method.to(self.device)
         method.warmup_steps = cfg.warmup_steps
+        method.rampup_steps, method.rampup_kind = cfg.rampup_steps, cfg.rampup
         self.opt = make_optimizer(method, cfg)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda t: poly_factor(t, cfg.steps, cfg.poly_power))
         cuda = self.device.type == 'cuda'
