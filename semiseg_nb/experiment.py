@@ -146,7 +146,7 @@ _SGD = ('train.optimizer=sgd', 'train.momentum=0.9', 'train.weight_decay=0.0001'
 PRESETS = {
     'cpu_demo': Preset(
         'the CPU demo: built-in benchmark, 1/8 labels, tiny ResNet-18 DeepLabv3+ (OS16), AdamW 3e-3, 1,500 steps of 16 '
-        'images (about 5 minutes on 2 CPU cores)', _CPU_MODEL,
+        'images (about 7 minutes on 2 CPU cores)', _CPU_MODEL,
         ('data.dataset=synthetic', 'data.fraction=0.125', 'data.size=64', 'data.crop=64', 'data.scale=1.0,1.0',
          'train.optimizer=adamw', 'train.lr_backbone=0.003', 'train.lr_head=0.003', 'train.weight_decay=0.0001',
          'train.batch_size_l=16', 'train.batch_size_u=16', 'train.steps=1500', 'train.eval_every=500',
