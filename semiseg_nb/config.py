@@ -4,10 +4,11 @@
 
 # %% ../nbs/01_config.ipynb #3e318e3f
 from __future__ import annotations
-import dataclasses, difflib, json, os, tempfile, types, typing
+import dataclasses, difflib, json, types, typing
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from .core import atomic_write
 
 # %% auto #0
 __all__ = ['ConfigError', 'config_keys', 'type_name', 'convert_value', 'set_key', 'parse_override', 'apply_overrides',
@@ -185,17 +186,8 @@ def config_from_dict(cfg_cls, data: dict, prefix: str = ''):
     return cfg_cls(**{k: _from_json(v, types_[k], prefix + k) for k, v in data.items()})
 
 def save_config(cfg, path) -> Path:
-    "Write `cfg` as indented JSON to `path` atomically (temp file + rename); return the path."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w') as f: json.dump(config_to_dict(cfg), f, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    "Write `cfg` as indented JSON to `path` atomically (`core.atomic_write`); return the path."
+    return atomic_write(path, lambda f: json.dump(config_to_dict(cfg), f, indent=2))
 
 def load_config(cfg_cls, path):
     "Load a config of class `cfg_cls` from the JSON file `path`; clear errors for a missing or bad file."

@@ -4,13 +4,14 @@
 
 # %% ../nbs/00_core.ipynb #8a0de9c8
 from __future__ import annotations
-import os, random
+import os, random, tempfile
+from pathlib import Path
 import numpy as np
 import torch
 
 # %% auto #0
 __all__ = ['IN_TEST', 'IGNORE', 'in_test', 'tiny_if_testing', 'valid_mask', 'seed_everything', 'make_generator',
-           'available_devices', 'get_device', 'masked_mean', 'one_hot_ignore']
+           'available_devices', 'get_device', 'masked_mean', 'one_hot_ignore', 'atomic_write']
 
 # %% ../nbs/00_core.ipynb #1e2f42b9
 def in_test() -> bool:
@@ -103,3 +104,20 @@ def one_hot_ignore(labels: torch.Tensor, num_classes: int, ignore_index: int = I
     onehot = torch.nn.functional.one_hot(safe, num_classes).to(dtype)  # (..., C)
     onehot = onehot * valid.unsqueeze(-1).to(dtype)                     # ignored pixels -> no class
     return onehot.movedim(-1, 1) if labels.ndim > 1 else onehot
+
+# %% ../nbs/00_core.ipynb #a0725a51
+def atomic_write(path, write, binary: bool = False) -> Path:
+    """Call `write(f)` on a temporary file next to `path` (text, or bytes if `binary`), fsync it, then `os.replace`
+    it onto `path`. On any error the temporary file is removed and `path` keeps its old content. Returns `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb' if binary else 'w') as f:
+            write(f)
+            f.flush(); os.fsync(f.fileno())
+        os.replace(tmp, path)  # readers see the old file or the new one, never half of one
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -4,12 +4,12 @@
 
 # %% ../nbs/15_experiment.ipynb #15769d38
 from __future__ import annotations
-import importlib, json, math, os, tempfile
+import importlib, json, math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 from torch import nn
-from .core import get_device, seed_everything
+from .core import atomic_write, get_device, seed_everything
 from .config import ConfigError, apply_overrides, config_from_dict
 from .models import MODEL_PRESETS, ModelConfig, build_model, tiny_model_config
 from .learner import CheckpointError, DistInfo, Learner, Method, TrainConfig, init_distributed, load_checkpoint
@@ -323,8 +323,5 @@ def evaluate_checkpoint(path, overrides: list[str] | None = None, device: str = 
               'split': cfg.data.val_split if cfg.data.dataset != 'synthetic' else 'val', 'n_images': res['n_images'],
               'miou': res['miou'], 'pixel_acc': res['pixel_acc'], 'eval': kw,
               'iou': {n: (None if math.isnan(v) else v) for n, v in zip(names, res['iou'].tolist())}}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=out.name, suffix='.tmp')
-    with os.fdopen(fd, 'w') as f: json.dump(report, f, indent=2)
-    os.replace(tmp, out)
+    atomic_write(out, lambda f: json.dump(report, f, indent=2))
     return {**report, 'table': format_iou_table(res['iou'], names), 'report': str(out)}

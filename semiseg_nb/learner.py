@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_learner.ipynb #fb922554
 from __future__ import annotations
-import dataclasses, io, json, math, os, random, signal, tempfile, time
+import dataclasses, io, json, math, os, random, signal, time
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
-from .core import get_device
+from .core import atomic_write, get_device
 from .config import ConfigError, config_to_dict, save_config
 from .metrics import evaluate, format_iou_table
 
@@ -159,19 +159,8 @@ def set_rng_state(state: dict):
     if 'cuda' in state and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state['cuda'])
 
 def save_checkpoint(state: dict, path) -> Path:
-    "`torch.save(state)` to `path` atomically: a temp file in the same folder, fsync, then `os.replace`."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(state, f)
-            f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, path)  # readers see the old file or the new one, never half of one
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    "`torch.save(state)` to `path` atomically (`core.atomic_write`: temp file, fsync, `os.replace`)."
+    return atomic_write(path, lambda f: torch.save(state, f), binary=True)
 
 CHECKPOINT_KEYS = ('step', 'method', 'optimizer', 'scheduler', 'rng')
 
