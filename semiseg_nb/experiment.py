@@ -19,7 +19,7 @@ from .methods.cac import CACConfig
 # %% auto #0
 __all__ = ['DATASETS', 'METHODS', 'PRESETS', 'DataConfig', 'check_data_config', 'build_datasets', 'method_class', 'build_method',
            'ExperimentConfig', 'Preset', 'experiment_config', 'build_loaders', 'eval_settings', 'train', 'train_many',
-           'evaluate_checkpoint']
+           'load_method', 'evaluate_checkpoint']
 
 # %% ../nbs/15_experiment.ipynb #926f0b1d
 DATASETS = {  # data.dataset -> what it is and what data.root must point at
@@ -258,6 +258,7 @@ def train(overrides: list[str] | None = None, preset: str = 'cpu_demo', cfg: Exp
         cfg.train.steps = math.ceil(cfg.train.epochs * len(loaders['train']))
     learner = Learner(method, loaders, cfg.train, num_classes, list(sets['labeled'].classes), config=cfg,
                       eval_kwargs=eval_settings(cfg))
+    method.prepare(sets, resuming=bool(resume))  # on the run's device; e.g. CAC §3.5 trains its CAM network here
     return learner.fit(resume=resume, until=until)
 
 # %% ../nbs/15_experiment.ipynb #4c778c42
@@ -289,6 +290,26 @@ def train_many(runs: dict[str, list[str]], root, preset: str = 'cpu_demo', paral
     return {name: json.loads((root / name / 'report.json').read_text()) for name in runs}
 
 # %% ../nbs/15_experiment.ipynb #cc378e1a
+def load_method(path, overrides: list[str] | None = None, device: str = 'cpu', action: str = 'load') -> tuple:
+    """Rebuild the trained method of checkpoint `path` (a Learner's last.pt / best.pt) from the config it carries,
+    with `overrides` applied, its weights loaded, on `device`, in eval mode; nothing is downloaded. Returns
+    (method, cfg, datasets) — `datasets` is `build_datasets(cfg.data)`, so `datasets['val']` is the run's
+    validation split. For figures and analyses of a finished run; `method.model` is the network.
+    A missing, corrupt or foreign checkpoint raises `CheckpointError` naming `path` ("cannot {action}: ...")."""
+    try: state = load_checkpoint(path)
+    except CheckpointError as e: raise CheckpointError(str(e).replace('cannot resume', f'cannot {action}')) from None
+    if not isinstance(state.get('config'), dict) or 'model' not in state['config']:
+        raise CheckpointError(f"cannot {action}: checkpoint {path} holds no experiment config (was it written by semiseg train?)")
+    cfg = apply_overrides(config_from_dict(ExperimentConfig, state['config']), list(overrides or []))
+    cfg.model = replace(cfg.model, weights=None)  # the weights come from the checkpoint, nothing is downloaded
+    sets = build_datasets(cfg.data)
+    num_classes = sets['val'].num_classes
+    method = build_method(cfg.method, build_model(cfg.model, num_classes), num_classes, cfg)
+    try: method.load_state_dict(state['method'])
+    except RuntimeError as e: raise CheckpointError(f"checkpoint {path} does not fit its own config: {e}") from None
+    method.checkpoint_step = state['step']  # the step the weights were saved at
+    return method.to(get_device(device)).eval(), cfg, sets
+
 def evaluate_checkpoint(path, overrides: list[str] | None = None, device: str = 'auto', flip: bool = False,
                         out=None) -> dict:
     """Score the weights of checkpoint `path` (a Learner's last.pt / best.pt) on its run's validation split, with
@@ -299,27 +320,18 @@ def evaluate_checkpoint(path, overrides: list[str] | None = None, device: str = 
     overrides = list(overrides or [])
     not_data = [o for o in overrides if not o.split('=')[0].strip().startswith('data.')]
     if not_data: raise ConfigError(f"eval takes data.* overrides only (the model and method come from the checkpoint), got {not_data}")
-    try: state = load_checkpoint(path)
-    except CheckpointError as e: raise CheckpointError(str(e).replace('cannot resume', 'cannot evaluate')) from None
-    if not isinstance(state.get('config'), dict) or 'model' not in state['config']:
-        raise CheckpointError(f"cannot evaluate: checkpoint {path} holds no experiment config (was it written by semiseg train?)")
-    cfg = apply_overrides(config_from_dict(ExperimentConfig, state['config']), overrides)
-    cfg.model = replace(cfg.model, weights=None)  # the weights come from the checkpoint, nothing is downloaded
-    val = build_datasets(cfg.data)['val']
+    method, cfg, sets = load_method(path, overrides, device, action='evaluate')
+    val = sets['val']
     num_classes = val.num_classes
-    method = build_method(cfg.method, build_model(cfg.model, num_classes), num_classes, cfg)
-    try: method.load_state_dict(state['method'])
-    except RuntimeError as e: raise CheckpointError(f"checkpoint {path} does not fit its own config: {e}") from None
     kw = eval_settings(cfg)
     batch_size = kw.pop('batch_size', cfg.train.eval_batch_size)
     kw['flip'] = kw['flip'] or flip
     dev = get_device(device)
-    method.to(dev)
     loader = DataLoader(LabeledSet(val, cfg.data.crop_size, augment=False), batch_size=batch_size)
     res = evaluate(method.eval_model, loader, num_classes, device=dev, **kw)
     names = list(val.classes)
     out = Path(out) if out is not None else Path(path).with_name(f"eval_{Path(path).stem}.json")
-    report = {'checkpoint': str(path), 'step': state['step'], 'dataset': cfg.data.dataset,
+    report = {'checkpoint': str(path), 'step': method.checkpoint_step, 'dataset': cfg.data.dataset,
               'split': cfg.data.val_split if cfg.data.dataset != 'synthetic' else 'val', 'n_images': res['n_images'],
               'miou': res['miou'], 'pixel_acc': res['pixel_acc'], 'eval': kw,
               'iou': {n: (None if math.isnan(v) else v) for n, v in zip(names, res['iou'].tolist())}}

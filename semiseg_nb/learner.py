@@ -29,7 +29,7 @@ class Method(nn.Module):
     evaluated unless `eval_model` is overridden), set `views` (a `ViewSpec`, or None = no unlabeled stream),
     and implement `training_step(batch_l, batch_u, step) -> dict` of scalar tensors: `loss` (back-propagated)
     plus named terms `loss_*` (checked for NaN/Inf by the Learner) and stats. `step` is 0-based.
-    `after_step(step)` runs after the optimizer step (EMA teachers, banks). State that is not a parameter or
+    `after_step(step)` runs after the optimizer step (EMA teachers, banks); `prepare(datasets)` once before training. State that is not a parameter or
     buffer goes through `get_extra_state`/`set_extra_state` so checkpoints carry it."""
     views = None          # ViewSpec for the unlabeled stream; None: supervised-only
     warmup_steps: int = 0  # steps of labeled-only training before unlabeled losses; set by the Learner from TrainConfig
@@ -40,6 +40,11 @@ class Method(nn.Module):
         raise NotImplementedError(f"{type(self).__name__} must implement training_step(batch_l, batch_u, step)")
 
     def after_step(self, step: int): pass
+
+    def prepare(self, datasets: dict, resuming: bool = False):
+        """Called once by `experiment.train` before the first step, with the run's datasets {'labeled',
+        'unlabeled', 'val'}, for methods that need something from the data first (CAC's CAM network, §3.5).
+        `resuming`: a checkpoint is about to be loaded, so anything trained here would be overwritten."""
 
     @property
     def eval_model(self) -> nn.Module:

@@ -4,23 +4,25 @@
 
 # %% ../../nbs/31_methods.cac.ipynb #9c06c575
 from __future__ import annotations
+import copy
 from dataclasses import dataclass, replace
 from typing import Literal
 import torch
 import torch.nn.functional as F
 from torch import nn
 from ..core import IGNORE
-from ..data.loaders import VIEWS
+from ..data.loaders import VIEWS, LabeledSet
 from ..data.transforms import undo_flip_and_slice
 from ..learner import Method
 from ..losses import dc_loss, l2_alignment_loss
 from ..memory import FeatureBank, all_gather_cat
-from ..models import Projector
+from ..models import Projector, upsample_logits
 from ..sampling import negative_precision, random_pixel_subset
 from .supervised import supervised_loss
 
 # %% auto #0
-__all__ = ['CACConfig', 'cell_valid', 'overlap_pairs', 'CAC']
+__all__ = ['CACConfig', 'cell_valid', 'overlap_pairs', 'CAC', 'image_level_labels', 'cam_scores', 'cam_pseudo_labels',
+           'train_cam_network']
 
 # %% ../../nbs/31_methods.cac.ipynb #0ad50c8f
 @dataclass
@@ -41,6 +43,14 @@ class CACConfig:
     bank_steps: int = 1               # previous steps kept in the negative bank (released code: 1-2)
     chunk_size: int = 8000            # negatives per chunk of the checkpointed denominator (released code 8,000)
     measure: bool = True              # log the precision of the negatives with ground truth (never used to train; paper Fig. 6)
+    measure_anchors: int = 1024       # measure on every k-th anchor, at most this many (0: all); the cost of measuring
+    # §3.5, extra image-level labels on the unlabeled images: L = L_ce + λ·L_dc + λ_w·L_w (paper Eq. 10)
+    weak_labels: bool = False         # train an auxiliary classifier C_w on CAM pseudo-labels of both crops (Eq. 11)
+    weak_weight: float = 0.4          # λ_w (the paper follows CCT, whose default is 0.4)
+    cam_steps: int = 500              # steps of the CAM network's multi-label pre-training (ours; the paper gives none)
+    cam_lr: float = 1e-3              # its Adam learning rate (ours)
+    cam_threshold: float = 0.3        # a pixel is background unless a present class's max-normalised CAM exceeds this (ours)
+    cam_background: int = 0           # the background class index (-1: none, e.g. Cityscapes; every pixel takes a present class)
 
 # %% ../../nbs/31_methods.cac.ipynb #daf98bfd
 def cell_valid(ignore: torch.Tensor, stride: int) -> torch.Tensor:
@@ -52,11 +62,16 @@ def overlap_pairs(z1, z2, aux1: dict, aux2: dict, box1, box2, flip1, flip2, stri
     """Paired overlap positions of two crops. `z1`, `z2`: B×D×h×w (stride `stride`); `aux1`/`aux2`: name → B×h×w maps
     (confidence, pseudo-label, validity, ...) of each crop; `box1`/`box2`: B×4 overlap boxes (crop pixels, unflipped);
     `flip1`/`flip2`: B bools. Returns (o1 N×D, o2 N×D, a1 dict of N, a2 dict of N), row i of each = the same pixel."""
+    box1, box2, flip1, flip2 = (torch.as_tensor(t).cpu() for t in (box1, box2, flip1, flip2))  # read on the host once
     o1 = undo_flip_and_slice(z1, box1, flip1, stride, flat=True)
     o2 = undo_flip_and_slice(z2, box2, flip2, stride, flat=True)
-    a1 = {k: undo_flip_and_slice(v, box1, flip1, stride, flat=True) for k, v in aux1.items()}
-    a2 = {k: undo_flip_and_slice(v, box2, flip2, stride, flat=True) for k, v in aux2.items()}
-    return o1, o2, a1, a2
+    return o1, o2, _slice_maps(aux1, box1, flip1, stride), _slice_maps(aux2, box2, flip2, stride)
+
+def _slice_maps(maps: dict, box, flip, stride: int) -> dict:
+    "Slice several B×h×w maps with one call: stacked as float (exact for labels and flags), split back to their dtypes."
+    if not maps: return {}
+    sliced = undo_flip_and_slice(torch.stack([v.float() for v in maps.values()], 1), box, flip, stride, flat=True)
+    return {k: sliced[:, j].to(v.dtype) for j, (k, v) in enumerate(maps.items())}
 
 # %% ../../nbs/31_methods.cac.ipynb #e138b7f5
 class CAC(Method):
@@ -64,7 +79,8 @@ class CAC(Method):
     l(φo2,φo1)) on two overlapping crops per unlabeled image. `model` is a `SegModel` (its `feat` is the decoder
     output); `config` a `CACConfig`. Batches: labeled {'img', 'mask'}; unlabeled = `self.views` (crop1, crop2,
     overlap1/2, flip1/2, ignore1/2, and gt_mask1/2 when `config.measure`). Returns loss, loss_x, loss_u and stats:
-    mask_ratio (overlap positions used), n_overlap, n_neg, neg_precision / neg_precision_all (ground truth, measure only)."""
+    mask_ratio (overlap positions used), n_overlap, n_neg, neg_precision / neg_precision_all (ground truth, measure only).
+    With `config.weak_labels` (§3.5) also loss_w and, with `measure`, cam_acc (pixel accuracy of the CAM pseudo-labels)."""
     def __init__(self, model: nn.Module, num_classes: int, config: CACConfig | None = None):
         super().__init__()
         cfg = config or CACConfig()
@@ -83,6 +99,26 @@ class CAC(Method):
         # ground truth of the banked negatives, slot for slot (same capacity), for the Fig. 6 statistic only
         self._bank_gt = FeatureBank(1, self.bank.capacity) if cfg.measure else None
         self._pending = None
+        # §3.5: C_w, an extra 1×1 classifier on the same features (discarded at inference), and a CAM network
+        # of the model's architecture, pre-trained on the image-level labels in `prepare`, frozen afterwards
+        self.aux_classifier = nn.Conv2d(model.feat_channels, num_classes, 1) if cfg.weak_labels else None
+        self.cam_net = copy.deepcopy(model).requires_grad_(False) if cfg.weak_labels else None
+        self.image_labels = None  # N_u×C multi-hot, filled by `prepare` (data, not state: recomputed on resume)
+
+    def prepare(self, datasets: dict, resuming: bool = False):
+        "§3.5: read the unlabeled set's image-level labels and (unless resuming) pre-train the CAM network on them."
+        if self.cam_net is None: return
+        cfg, unlabeled = self.cfg, datasets['unlabeled']
+        self.image_labels = image_level_labels(unlabeled)
+        if not resuming:
+            self.cam_losses = train_cam_network(self.cam_net, unlabeled, self.image_labels, steps=cfg.cam_steps,
+                                                lr=cfg.cam_lr, background=cfg.cam_background)
+
+    def train(self, mode: bool = True):
+        "The CAM network stays in eval mode: it is a fixed labeller, its BatchNorm statistics must not drift."
+        super().train(mode)
+        if self.cam_net is not None: self.cam_net.eval()
+        return self
 
     def embed(self, feat: torch.Tensor) -> torch.Tensor:
         "B×C×h×w pooled features → B×D×h×w unit vectors (Φ, or plain L2-normalisation without the projector)."
@@ -141,12 +177,40 @@ class CAC(Method):
         weight_u = cfg.weight * self.rampup(step)                  # λ (× a ramp-up if train.rampup_steps > 0; the paper uses none)
         res = {'loss': loss_x + weight_u * loss_u, 'loss_x': loss_x.detach(), 'loss_u': loss_u.detach(), 'weight_u': weight_u,
                'n_overlap': float(len(o1)), 'n_neg': float(len(neg)), **stats}
+        if self.aux_classifier is not None:  # §3.5
+            loss_w, y_p = self.weak_loss(out.feat[B_l:], batch_u)
+            res['loss'] = res['loss'] + cfg.weak_weight * loss_w      # paper Eq. 10
+            res['loss_w'] = loss_w.detach()
+            if cfg.measure:
+                gt = torch.cat([batch_u['gt_mask1'], batch_u['gt_mask2']])
+                seen = (y_p != IGNORE) & (gt != IGNORE)
+                res['cam_acc'] = (y_p == gt)[seen].float().mean() if seen.any() else torch.tensor(float('nan'))
         if cfg.measure and len(o1):  # Fig. 6: precision of the negatives, all vs pseudo-label selected
-            anchor_gt = torch.cat([a1['gt'], a2['gt']])
-            anchor_pseudo = torch.cat([a1['pseudo'], a2['pseudo']])
+            # every k-th anchor, at most `measure_anchors` of them: the same estimate for a fraction of the N×M
+            # pairs (a diagnostic must not cost what the loss costs), and no random draw, so measuring or not
+            # leaves training unchanged
+            every = -(-len(o1) * 2 // cfg.measure_anchors) if cfg.measure_anchors > 0 else 1
+            anchor_gt = torch.cat([a1['gt'], a2['gt']])[::every]
+            anchor_pseudo = torch.cat([a1['pseudo'], a2['pseudo']])[::every]
             res['neg_precision_all'] = negative_precision(anchor_gt, neg_gt)
             res['neg_precision'] = negative_precision(anchor_gt, neg_gt, (anchor_pseudo, neg_pseudo))  # pairs kept by NS
         return res
+
+    def weak_loss(self, feat_u: torch.Tensor, batch_u: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """§3.5: L_w = ½(CE(C_w(f_u1), y_p1) + CE(C_w(f_u2), y_p2)) (paper Eq. 11) on the crops' features `feat_u`
+        (2B_u×C×h×w, crop1 then crop2); y_p = CAM pseudo-labels of each crop from the frozen CAM network, restricted
+        to the image's labels, 255 on padding. Returns (L_w, y_p 2B_u×H×W)."""
+        if self.image_labels is None:
+            raise RuntimeError("cac.weak_labels needs the image-level labels: call method.prepare(datasets) first "
+                               "(experiment.train does)")
+        cfg, B_u = self.cfg, len(batch_u['crop1'])
+        crops = torch.cat([batch_u['crop1'], batch_u['crop2']])
+        labels = self.image_labels[batch_u['index'].cpu()].to(crops.device).repeat(2, 1)
+        y_p = cam_pseudo_labels(self.cam_net, crops, labels, cfg.cam_background, cfg.cam_threshold)
+        y_p = y_p.masked_fill(torch.cat([batch_u['ignore1'], batch_u['ignore2']]) == IGNORE, IGNORE)
+        logits_w = self.aux_classifier(feat_u)
+        loss_w = (supervised_loss(logits_w[:B_u], y_p[:B_u]) + supervised_loss(logits_w[B_u:], y_p[B_u:])) / 2
+        return loss_w, y_p
 
     def after_step(self, step: int):
         "Push this step's sampled negatives into the bank (they become the 'previous batches' of the next step)."
@@ -158,3 +222,61 @@ class CAC(Method):
         if gt is not None:
             gt = all_gather_cat(gt)
             self._bank_gt.push(torch.zeros(len(gt), 1, device=gt.device), gt)
+
+# %% ../../nbs/31_methods.cac.ipynb #e268cba6
+def image_level_labels(dataset) -> torch.Tensor:
+    """N×C float multi-hot image-level labels of `dataset`: `dataset.image_labels(i)` where it exists (the built-in
+    benchmark), else the classes present in each mask (255 ignored)."""
+    C = len(dataset.classes)
+    if hasattr(dataset, 'image_labels'): return torch.stack([dataset.image_labels(i).float() for i in range(len(dataset))])
+    rows = []
+    for i in range(len(dataset)):
+        m = torch.as_tensor(dataset[i][1]).as_subclass(torch.Tensor).reshape(-1)
+        rows.append(torch.bincount(m[m != IGNORE], minlength=C)[:C] > 0)
+    return torch.stack(rows).float()
+
+def cam_scores(net: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    "(image-level class logits B×C = spatial mean of the logits map, the map itself B×C×h×w = the CAMs)."
+    cams = net(images).logits.float()
+    return cams.mean((2, 3)), cams
+
+@torch.no_grad()
+def cam_pseudo_labels(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, background: int = 0,
+                      threshold: float = 0.3) -> torch.Tensor:
+    """Pseudo-labels B×H×W from the CAMs of `net` on `images` (B×3×H×W, normalised) restricted to the classes of
+    `labels` (B×C multi-hot): each present class's CAM (ReLU, upsampled) divided by its maximum; a pixel takes the
+    present class with the highest value, or `background` where none exceeds `threshold` (`background` < 0: no
+    background class, every pixel takes a present class; an image with no present class is all 255)."""
+    _, cams = cam_scores(net, images)
+    cams = upsample_logits(cams, images.shape[-2:]).relu()
+    cams = cams / cams.amax((2, 3), keepdim=True).clamp_min(1e-6)              # each map's maximum → 1
+    present = labels.bool().clone()
+    if background >= 0: present[:, background] = False                        # background is decided by the threshold
+    score, cls = cams.masked_fill(~present[:, :, None, None], -1.0).max(1)     # absent classes never win
+    if background >= 0: return torch.where(score > threshold, cls, torch.full_like(cls, background))
+    return cls.masked_fill(~present.any(1)[:, None, None], IGNORE)
+
+def train_cam_network(net: nn.Module, dataset, labels: torch.Tensor, steps: int = 500, batch_size: int = 16,
+                      lr: float = 1e-3, background: int = 0, seed: int = 0) -> list[float]:
+    """Pre-train `net` (a `SegModel`, on its device) for multi-label classification on `dataset`'s images with
+    image-level `labels` (N×C): Adam, binary cross-entropy on the `cam_scores` of every class but `background`,
+    whole images (padded to the largest, never cropped, so no labeled object is cut away) with random flips.
+    Leaves `net` frozen (no gradients) in eval mode; returns the loss of each step."""
+    dev = next(net.parameters()).device
+    views = LabeledSet(dataset, crop=tuple(max(s) for s in zip(*(dataset[i][0].shape[-2:] for i in range(min(len(dataset), 64))))),
+                       scale=None, hflip=0.5)
+    keep = [c for c in range(labels.shape[1]) if c != background]
+    gen = torch.Generator().manual_seed(seed)
+    net.requires_grad_(True).train()
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        idx = torch.randint(len(dataset), (batch_size,), generator=gen)
+        batch = [views[(int(i), int(torch.randint(2**62, (), generator=gen)))] for i in idx]
+        x = torch.stack([b['img'] for b in batch]).to(dev)
+        scores, _ = cam_scores(net, x)
+        loss = F.binary_cross_entropy_with_logits(scores[:, keep], labels[idx][:, keep].to(dev))
+        opt.zero_grad(); loss.backward(); opt.step()
+        losses.append(loss.item())
+    net.requires_grad_(False).eval()
+    return losses
