@@ -14,15 +14,15 @@ from ..core import IGNORE
 from ..data.loaders import VIEWS, LabeledSet
 from ..data.transforms import undo_flip_and_slice
 from ..learner import Method
-from ..losses import dc_loss, l2_alignment_loss
+from ..losses import _position_mask, dc_loss, l2_alignment_loss  # the mask dc_loss applies (for the statistic)
 from ..memory import FeatureBank, all_gather_cat
 from ..models import Projector, upsample_logits
-from ..sampling import negative_precision, random_pixel_subset
+from ..sampling import random_pixel_subset
 from .supervised import supervised_loss
 
 # %% auto #0
-__all__ = ['CACConfig', 'cell_valid', 'overlap_pairs', 'CAC', 'image_level_labels', 'cam_scores', 'cam_pseudo_labels',
-           'train_cam_network']
+__all__ = ['CACConfig', 'cell_valid', 'overlap_pairs', 'overlap_index', 'CAC', 'image_level_labels', 'cam_scores',
+           'cam_pseudo_labels', 'train_cam_network']
 
 # %% ../../nbs/31_methods.cac.ipynb #0ad50c8f
 @dataclass
@@ -72,6 +72,28 @@ def _slice_maps(maps: dict, box, flip, stride: int) -> dict:
     if not maps: return {}
     sliced = undo_flip_and_slice(torch.stack([v.float() for v in maps.values()], 1), box, flip, stride, flat=True)
     return {k: sliced[:, j].to(v.dtype) for j, (k, v) in enumerate(maps.items())}
+
+def overlap_index(box, flip, h: int, w: int, stride: int, first: int = 0) -> torch.Tensor:
+    """The same overlap cells as `undo_flip_and_slice(..., flat=True)`, as row numbers of a flattened (·h·w) grid:
+    sample b of the batch is grid `first + b`; `box` B×4 (y0, x0, y1, x1) crop pixels, `flip` B bools. Indexing
+    the flattened features with it gathers the overlap without slicing sample by sample (one gather per map)."""
+    box, flip = torch.as_tensor(box).cpu().reshape(-1, 4), torch.as_tensor(flip).cpu().reshape(-1)
+    if (box % stride).any(): raise ValueError(f"overlap boxes must be multiples of stride {stride}, got {box.tolist()}")
+    rows = []
+    for b, ((y0, x0, y1, x1), fl) in enumerate(zip((box // stride).tolist(), flip.tolist())):
+        xs = torch.arange(x0, x1)
+        if fl: xs = w - 1 - xs                                       # column x of the unflipped crop, in the flipped map
+        rows.append((((first + b) * h + torch.arange(y0, y1)[:, None]) * w + xs[None, :]).reshape(-1))
+    return torch.cat(rows) if rows else torch.zeros(0, dtype=torch.long)
+
+def _negative_precisions(anchor_gt, anchor_pseudo, neg_gt, neg_pseudo) -> tuple[torch.Tensor, torch.Tensor]:
+    """`sampling.negative_precision` for all pairs and for the pairs kept by negative sampling (pseudo-labels differ),
+    as 0-d tensors (no host synchronisation); NaN where no pair counts."""
+    with torch.no_grad():
+        counted = (anchor_gt[:, None] != IGNORE) & (neg_gt[None, :] != IGNORE)
+        differ = anchor_gt[:, None] != neg_gt[None, :]
+        kept = counted & (anchor_pseudo[:, None] != neg_pseudo[None, :])
+        return (differ & counted).sum() / counted.sum(), (differ & kept).sum() / kept.sum()
 
 # %% ../../nbs/31_methods.cac.ipynb #e138b7f5
 class CAC(Method):
@@ -131,6 +153,10 @@ class CAC(Method):
             loss_x = supervised_loss(logits, mask_l)
             return {'loss': loss_x, 'loss_x': loss_x.detach(), 'loss_u': torch.zeros(())}
         cfg, s, B_l, B_u = self.cfg, self.stride, len(img_l), len(batch_u['crop1'])
+        # Everything whose size depends on the data is decided BEFORE the forward pass: reading a GPU value on
+        # the host waits for the GPU, and waiting here (GPU nearly idle) is cheap, while waiting after the
+        # forward would leave the GPU idle while the host launches the rest of the step.
+        pairs, pick, recent, weak_labels = self._plan(batch_u)
         out = self.model(torch.cat([img_l, batch_u['crop1'], batch_u['crop2']]))
         logits_l = out.logits[:B_l]
         loss_x = supervised_loss(logits_l, mask_l)
@@ -139,52 +165,44 @@ class CAC(Method):
         with torch.no_grad():                                      # pseudo-labels from the same pooled features
             prob = self.model.classify(feat).float().softmax(1)
             conf, pseudo = prob.max(1)
-        valid = torch.cat([cell_valid(batch_u['ignore1'], s), cell_valid(batch_u['ignore2'], s)])
-        aux = {'conf': conf, 'pseudo': pseudo, 'valid': valid}
-        if cfg.measure: aux['gt'] = torch.cat([batch_u['gt_mask1'], batch_u['gt_mask2']])[:, s // 2::s, s // 2::s]
-        half = lambda t: (t[:B_u], t[B_u:])
-        z1, z2 = half(z)
-        aux1, aux2 = {k: v[:B_u] for k, v in aux.items()}, {k: v[B_u:] for k, v in aux.items()}
-        o1, o2, a1, a2 = overlap_pairs(z1, z2, aux1, aux2, batch_u['overlap1'], batch_u['overlap2'],
-                                       batch_u['flip1'], batch_u['flip2'], s)
-        keep = a1['valid'] & a2['valid']                           # both views see image, not padding
-        o1, o2 = o1[keep], o2[keep]
-        a1, a2 = {k: v[keep] for k, v in a1.items()}, {k: v[keep] for k, v in a2.items()}
+        flat_z = z.permute(0, 2, 3, 1).reshape(-1, z.shape[1])     # row (view·B_u + b)·h·w + y·w + x
+        flat = {'conf': conf.reshape(-1), 'pseudo': pseudo.reshape(-1)}
+        if cfg.measure: flat['gt'] = torch.cat([batch_u['gt_mask1'], batch_u['gt_mask2']])[:, s // 2::s, s // 2::s].reshape(-1)
+        # the overlap positions seen as image (not padding) in both views, paired row for row (see `overlap_index`)
+        o1, o2 = flat_z[pairs[0]], flat_z[pairs[1]]
+        a1, a2 = ({k: v[p] for k, v in flat.items()} for p in pairs)
         # negatives: a random subset of every valid position of both views, plus the bank of previous steps
-        flat_z = z.permute(0, 2, 3, 1).reshape(-1, z.shape[1])
-        flat = {k: v.reshape(-1) for k, v in aux.items()}
-        pool_idx = flat['valid'].nonzero()[:, 0]
-        pick = pool_idx[random_pixel_subset(len(pool_idx), 2 * cfg.pixels_per_view).to(pool_idx.device)]
         neg, neg_pseudo = flat_z[pick].detach(), flat['pseudo'][pick]
         neg_gt = flat['gt'][pick] if cfg.measure else None
-        if self.use_bank and len(self.bank):
-            recent = self.bank.ages() < cfg.bank_steps  # exactly the previous `bank_steps` steps, however many pixels each gave
+        self._pending = (neg, neg_pseudo, neg_gt)
+        if recent is not None:  # exactly the previous `bank_steps` steps, however many pixels each gave
             bank_z, bank_y = (t[recent] for t in self.bank.get())
             neg, neg_pseudo = torch.cat([neg, bank_z.to(neg.dtype)]), torch.cat([neg_pseudo, bank_y])
             if cfg.measure: neg_gt = torch.cat([neg_gt, self._bank_gt.get()[1][recent]])
-        self._pending = (flat_z[pick].detach(), flat['pseudo'][pick], flat['gt'][pick] if cfg.measure else None)
         if cfg.loss == 'l2':  # Exp. I: align the overlap features, no negatives
             loss_u = (l2_alignment_loss(o1, o2, a1['conf'], a2['conf'], directional=cfg.directional)
                       + l2_alignment_loss(o2, o1, a2['conf'], a1['conf'], directional=cfg.directional))
             stats = {'mask_ratio': torch.tensor(1.0)}
         else:
             kw = dict(tau=cfg.tau, gamma=cfg.gamma, directional=cfg.directional, neg_sampling=cfg.neg_sampling,
-                      pos_filter=cfg.pos_filter, chunk_size=cfg.chunk_size, return_stats=True)
-            l12, st12 = dc_loss(o1, o2, a1['conf'], a2['conf'], a1['pseudo'], neg, neg_pseudo, **kw)   # l(φo1, φo2)
-            l21, st21 = dc_loss(o2, o1, a2['conf'], a1['conf'], a2['pseudo'], neg, neg_pseudo, **kw)   # l(φo2, φo1)
+                      pos_filter=cfg.pos_filter, chunk_size=cfg.chunk_size)
+            l12 = dc_loss(o1, o2, a1['conf'], a2['conf'], a1['pseudo'], neg, neg_pseudo, **kw)   # l(φo1, φo2)
+            l21 = dc_loss(o2, o1, a2['conf'], a1['conf'], a2['pseudo'], neg, neg_pseudo, **kw)   # l(φo2, φo1)
             loss_u = l12 + l21                                     # paper Eq. 8 (each direction a mean over its mask)
-            stats = {'mask_ratio': (torch.as_tensor(st12['mask_ratio']) + torch.as_tensor(st21['mask_ratio'])) / 2}
+            used = lambda ca, ct: _position_mask(ca, ct, cfg.gamma, cfg.directional, cfg.pos_filter, len(ca), ca.device)
+            stats = {'mask_ratio': ((used(a1['conf'], a2['conf']).float().mean() + used(a2['conf'], a1['conf']).float().mean()) / 2
+                                    if len(o1) else torch.zeros(()))}
         weight_u = cfg.weight * self.rampup(step)                  # λ (× a ramp-up if train.rampup_steps > 0; the paper uses none)
         res = {'loss': loss_x + weight_u * loss_u, 'loss_x': loss_x.detach(), 'loss_u': loss_u.detach(), 'weight_u': weight_u,
                'n_overlap': float(len(o1)), 'n_neg': float(len(neg)), **stats}
         if self.aux_classifier is not None:  # §3.5
-            loss_w, y_p = self.weak_loss(out.feat[B_l:], batch_u)
+            loss_w, y_p = self.weak_loss(out.feat[B_l:], batch_u, weak_labels)
             res['loss'] = res['loss'] + cfg.weak_weight * loss_w      # paper Eq. 10
             res['loss_w'] = loss_w.detach()
             if cfg.measure:
                 gt = torch.cat([batch_u['gt_mask1'], batch_u['gt_mask2']])
                 seen = (y_p != IGNORE) & (gt != IGNORE)
-                res['cam_acc'] = (y_p == gt)[seen].float().mean() if seen.any() else torch.tensor(float('nan'))
+                res['cam_acc'] = ((y_p == gt) & seen).sum() / seen.sum()   # NaN when nothing is seen
         if cfg.measure and len(o1):  # Fig. 6: precision of the negatives, all vs pseudo-label selected
             # every k-th anchor, at most `measure_anchors` of them: the same estimate for a fraction of the N×M
             # pairs (a diagnostic must not cost what the loss costs), and no random draw, so measuring or not
@@ -192,21 +210,39 @@ class CAC(Method):
             every = -(-len(o1) * 2 // cfg.measure_anchors) if cfg.measure_anchors > 0 else 1
             anchor_gt = torch.cat([a1['gt'], a2['gt']])[::every]
             anchor_pseudo = torch.cat([a1['pseudo'], a2['pseudo']])[::every]
-            res['neg_precision_all'] = negative_precision(anchor_gt, neg_gt)
-            res['neg_precision'] = negative_precision(anchor_gt, neg_gt, (anchor_pseudo, neg_pseudo))  # pairs kept by NS
+            res['neg_precision_all'], res['neg_precision'] = _negative_precisions(anchor_gt, anchor_pseudo, neg_gt, neg_pseudo)
         return res
 
-    def weak_loss(self, feat_u: torch.Tensor, batch_u: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    def _plan(self, batch_u: dict) -> tuple:
+        """The data-dependent indices of a step, computed from the inputs alone: (the paired overlap rows (idx1, idx2) of
+        both views valid in the flattened 2B_u·h·w grid, the rows of the sampled negatives, the bank slots of the last
+        `bank_steps` steps or None, the image-level labels of the batch (§3.5) or None)."""
+        cfg, s, B_u = self.cfg, self.stride, len(batch_u['crop1'])
+        h, w = (n // s for n in batch_u['crop1'].shape[-2:])
+        dev = batch_u['crop1'].device
+        idx1 = overlap_index(batch_u['overlap1'], batch_u['flip1'], h, w, s, first=0).to(dev)
+        idx2 = overlap_index(batch_u['overlap2'], batch_u['flip2'], h, w, s, first=B_u).to(dev)
+        valid = torch.cat([cell_valid(batch_u['ignore1'], s), cell_valid(batch_u['ignore2'], s)]).reshape(-1)
+        both = (valid[idx1] & valid[idx2]).nonzero()[:, 0]         # both views see image, not padding
+        pool_idx = valid.nonzero()[:, 0]
+        pick = pool_idx[random_pixel_subset(len(pool_idx), 2 * cfg.pixels_per_view).to(dev)]
+        recent = ((self.bank.ages() < cfg.bank_steps).nonzero()[:, 0]
+                  if self.use_bank and len(self.bank) else None)
+        weak_labels = None
+        if self.aux_classifier is not None:
+            if self.image_labels is None:
+                raise RuntimeError("cac.weak_labels needs the image-level labels: call method.prepare(datasets) first "
+                                   "(experiment.train does)")
+            weak_labels = self.image_labels[batch_u['index'].cpu()].to(dev)
+        return (idx1[both], idx2[both]), pick, recent, weak_labels
+
+    def weak_loss(self, feat_u: torch.Tensor, batch_u: dict, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """§3.5: L_w = ½(CE(C_w(f_u1), y_p1) + CE(C_w(f_u2), y_p2)) (paper Eq. 11) on the crops' features `feat_u`
         (2B_u×C×h×w, crop1 then crop2); y_p = CAM pseudo-labels of each crop from the frozen CAM network, restricted
-        to the image's labels, 255 on padding. Returns (L_w, y_p 2B_u×H×W)."""
-        if self.image_labels is None:
-            raise RuntimeError("cac.weak_labels needs the image-level labels: call method.prepare(datasets) first "
-                               "(experiment.train does)")
+        to the image's labels `labels` (B_u×C), 255 on padding. Returns (L_w, y_p 2B_u×H×W)."""
         cfg, B_u = self.cfg, len(batch_u['crop1'])
         crops = torch.cat([batch_u['crop1'], batch_u['crop2']])
-        labels = self.image_labels[batch_u['index'].cpu()].to(crops.device).repeat(2, 1)
-        y_p = cam_pseudo_labels(self.cam_net, crops, labels, cfg.cam_background, cfg.cam_threshold)
+        y_p = cam_pseudo_labels(self.cam_net, crops, labels.repeat(2, 1), cfg.cam_background, cfg.cam_threshold)
         y_p = y_p.masked_fill(torch.cat([batch_u['ignore1'], batch_u['ignore2']]) == IGNORE, IGNORE)
         logits_w = self.aux_classifier(feat_u)
         loss_w = (supervised_loss(logits_w[:B_u], y_p[:B_u]) + supervised_loss(logits_w[B_u:], y_p[B_u:])) / 2
