@@ -29,35 +29,41 @@ def same_label_mask(anchor_pseudo: torch.Tensor, negative_pseudo: torch.Tensor) 
     return anchor_pseudo[:, None] != negative_pseudo[None, :]
 
 # %% ../nbs/11_sampling.ipynb #3473a9df
-def _precision_counts(anchor_gt, negative_gt, mask, ignore_index, chunk_bytes):
-    "(true negatives, kept pairs) as Python ints, walking blocks of anchors."
+def _precision_counts(anchor_gt, negative_gt, mask, ignore_index, chunk_bytes, histogram: bool = True):
+    """(true negatives, kept pairs) as 0-d tensors, walking blocks of anchors. With `mask=None` and `histogram`, all
+    pairs are counted from class histograms in O(N + M) (that reads the largest label on the host); otherwise in
+    blocks, with no host synchronisation."""
     N, M = len(anchor_gt), len(negative_gt)
     valid_a, valid_n = anchor_gt != ignore_index, negative_gt != ignore_index
-    if mask is None:  # all pairs: same-class pairs from class histograms, O(N + M)
+    if mask is None and histogram:  # all pairs: same-class pairs from class histograms, O(N + M)
         a, n = anchor_gt[valid_a], negative_gt[valid_n]
-        if a.numel() == 0 or n.numel() == 0: return 0, 0
+        if a.numel() == 0 or n.numel() == 0: return torch.tensor(0), torch.tensor(0)
         C = int(max(a.max(), n.max())) + 1
-        same = int((torch.bincount(a, minlength=C) * torch.bincount(n, minlength=C)).sum())
-        kept = a.numel() * n.numel()
+        same = (torch.bincount(a, minlength=C) * torch.bincount(n, minlength=C)).sum()
+        kept = torch.tensor(a.numel() * n.numel(), device=same.device)
         return kept - same, kept
     rows = max(1, chunk_bytes // max(1, 3 * M))  # ~3 bool N×M temporaries per block (kept, differ, both)
-    true_neg = kept = 0
+    true_neg = kept = torch.zeros((), dtype=torch.long, device=anchor_gt.device)
     for i in range(0, N, rows):
         sl = slice(i, i + rows)
-        block = same_label_mask(mask[0][sl], mask[1]) if isinstance(mask, tuple) else mask[sl]
-        block = block & valid_a[sl, None] & valid_n[None, :]
-        kept += int(block.sum())
-        true_neg += int((block & (anchor_gt[sl, None] != negative_gt[None, :])).sum())
+        if mask is None: block = valid_a[sl, None] & valid_n[None, :]
+        else:
+            block = same_label_mask(mask[0][sl], mask[1]) if isinstance(mask, tuple) else mask[sl]
+            block = block & valid_a[sl, None] & valid_n[None, :]
+        kept = kept + block.sum()
+        true_neg = true_neg + (block & (anchor_gt[sl, None] != negative_gt[None, :])).sum()
     return true_neg, kept
 
 def negative_precision(anchor_gt: torch.Tensor, negative_gt: torch.Tensor, mask=None,
-                       ignore_index: int = IGNORE, chunk_bytes: int = 64 * 2**20) -> float:
+                       ignore_index: int = IGNORE, chunk_bytes: int = 64 * 2**20, as_tensor: bool = False):
     """Fraction of selected (anchor, negative) pairs whose ground-truth labels differ (CAC Fig. 6).
     `anchor_gt` (N,) and `negative_gt` (M,) long ground truth (`ignore_index` = no label: such pairs
     are skipped); `mask` selects pairs: None (all), an N×M bool tensor, or a tuple
     `(anchor_pseudo (N,), negative_pseudo (M,))` meaning "pseudo-labels differ" (Eq. 5) without
     building the N×M mask. Works in blocks of anchors of at most ~`chunk_bytes`. NaN when no valid pair
-    is selected (a precision of nothing is undefined, and NaN cannot be mistaken for a measurement)."""
+    is selected (a precision of nothing is undefined, and NaN cannot be mistaken for a measurement).
+    `as_tensor=True` returns a 0-d tensor on the labels' device without ever reading a value on the host, so
+    a training step can log it without waiting for the GPU (CAC's Fig. 6 statistic)."""
     anchor_gt, negative_gt = anchor_gt.reshape(-1), negative_gt.reshape(-1)
     N, M = len(anchor_gt), len(negative_gt)
     if isinstance(mask, tuple):
@@ -67,7 +73,9 @@ def negative_precision(anchor_gt: torch.Tensor, negative_gt: torch.Tensor, mask=
         mask = (mask[0].to(anchor_gt.device), mask[1].to(anchor_gt.device))
     elif mask is not None and tuple(mask.shape) != (N, M):
         raise ValueError(f"mask must be N×M = {N}×{M}, got {tuple(mask.shape)}")
-    true_neg, kept = _precision_counts(anchor_gt, negative_gt, mask, ignore_index, chunk_bytes)
+    true_neg, kept = _precision_counts(anchor_gt, negative_gt, mask, ignore_index, chunk_bytes, histogram=not as_tensor)
+    if as_tensor: return true_neg.double() / kept                         # float64; 0 / 0 = NaN
+    true_neg, kept = int(true_neg), int(kept)
     return true_neg / kept if kept else float('nan')
 
 # %% ../nbs/11_sampling.ipynb #d457cb50

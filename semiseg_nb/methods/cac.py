@@ -17,7 +17,7 @@ from ..learner import Method
 from ..losses import _position_mask, dc_loss, l2_alignment_loss  # the mask dc_loss applies (for the statistic)
 from ..memory import FeatureBank, all_gather_cat
 from ..models import Projector, upsample_logits
-from ..sampling import random_pixel_subset
+from ..sampling import negative_precision, random_pixel_subset
 from .supervised import supervised_loss
 
 # %% auto #0
@@ -62,16 +62,11 @@ def overlap_pairs(z1, z2, aux1: dict, aux2: dict, box1, box2, flip1, flip2, stri
     """Paired overlap positions of two crops. `z1`, `z2`: B×D×h×w (stride `stride`); `aux1`/`aux2`: name → B×h×w maps
     (confidence, pseudo-label, validity, ...) of each crop; `box1`/`box2`: B×4 overlap boxes (crop pixels, unflipped);
     `flip1`/`flip2`: B bools. Returns (o1 N×D, o2 N×D, a1 dict of N, a2 dict of N), row i of each = the same pixel."""
-    box1, box2, flip1, flip2 = (torch.as_tensor(t).cpu() for t in (box1, box2, flip1, flip2))  # read on the host once
     o1 = undo_flip_and_slice(z1, box1, flip1, stride, flat=True)
     o2 = undo_flip_and_slice(z2, box2, flip2, stride, flat=True)
-    return o1, o2, _slice_maps(aux1, box1, flip1, stride), _slice_maps(aux2, box2, flip2, stride)
-
-def _slice_maps(maps: dict, box, flip, stride: int) -> dict:
-    "Slice several B×h×w maps with one call: stacked as float (exact for labels and flags), split back to their dtypes."
-    if not maps: return {}
-    sliced = undo_flip_and_slice(torch.stack([v.float() for v in maps.values()], 1), box, flip, stride, flat=True)
-    return {k: sliced[:, j].to(v.dtype) for j, (k, v) in enumerate(maps.items())}
+    a1 = {k: undo_flip_and_slice(v, box1, flip1, stride, flat=True) for k, v in aux1.items()}
+    a2 = {k: undo_flip_and_slice(v, box2, flip2, stride, flat=True) for k, v in aux2.items()}
+    return o1, o2, a1, a2
 
 def overlap_index(box, flip, h: int, w: int, stride: int, first: int = 0) -> torch.Tensor:
     """The same overlap cells as `undo_flip_and_slice(..., flat=True)`, as row numbers of a flattened (·h·w) grid:
@@ -85,15 +80,6 @@ def overlap_index(box, flip, h: int, w: int, stride: int, first: int = 0) -> tor
         if fl: xs = w - 1 - xs                                       # column x of the unflipped crop, in the flipped map
         rows.append((((first + b) * h + torch.arange(y0, y1)[:, None]) * w + xs[None, :]).reshape(-1))
     return torch.cat(rows) if rows else torch.zeros(0, dtype=torch.long)
-
-def _negative_precisions(anchor_gt, anchor_pseudo, neg_gt, neg_pseudo) -> tuple[torch.Tensor, torch.Tensor]:
-    """`sampling.negative_precision` for all pairs and for the pairs kept by negative sampling (pseudo-labels differ),
-    as 0-d tensors (no host synchronisation); NaN where no pair counts."""
-    with torch.no_grad():
-        counted = (anchor_gt[:, None] != IGNORE) & (neg_gt[None, :] != IGNORE)
-        differ = anchor_gt[:, None] != neg_gt[None, :]
-        kept = counted & (anchor_pseudo[:, None] != neg_pseudo[None, :])
-        return (differ & counted).sum() / counted.sum(), (differ & kept).sum() / kept.sum()
 
 # %% ../../nbs/31_methods.cac.ipynb #e138b7f5
 class CAC(Method):
@@ -210,7 +196,8 @@ class CAC(Method):
             every = -(-len(o1) * 2 // cfg.measure_anchors) if cfg.measure_anchors > 0 else 1
             anchor_gt = torch.cat([a1['gt'], a2['gt']])[::every]
             anchor_pseudo = torch.cat([a1['pseudo'], a2['pseudo']])[::every]
-            res['neg_precision_all'], res['neg_precision'] = _negative_precisions(anchor_gt, anchor_pseudo, neg_gt, neg_pseudo)
+            res['neg_precision_all'] = negative_precision(anchor_gt, neg_gt, as_tensor=True)  # tensors: no wait for the GPU
+            res['neg_precision'] = negative_precision(anchor_gt, neg_gt, (anchor_pseudo, neg_pseudo), as_tensor=True)  # kept by NS
         return res
 
     def _plan(self, batch_u: dict) -> tuple:
