@@ -8,10 +8,10 @@ import json, platform, resource, subprocess, sys, time
 from dataclasses import replace
 import torch
 from .core import get_device, seed_everything
-from .config import ConfigError
+from .config import ConfigError, apply_overrides
 from .models import MODEL_PRESETS, ModelConfig, build_model
 from .learner import Learner, TrainConfig
-from .experiment import DataConfig, PRESETS, build_loaders, build_method
+from .experiment import METHODS, DataConfig, ExperimentConfig, PRESETS, build_loaders, build_method
 from .losses import dc_loss
 
 # %% auto #0
@@ -29,13 +29,29 @@ def bench_model_config(model: str | ModelConfig) -> ModelConfig:
 
 def _peak_mb(device: torch.device) -> float:
     if device.type == 'cuda': return torch.cuda.max_memory_allocated(device) / 2**20
+    # this process's peak RSS. ru_maxrss survives exec, so a process started by a big one (a Jupyter kernel) would
+    # report its parent's peak; the kernel's VmHWM belongs to the process's own address space
+    try:
+        for line in open('/proc/self/status'):
+            if line.startswith('VmHWM:'): return int(line.split()[1]) / 1024    # kB
+    except OSError: pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+def _method_settings(method: str, settings) -> ExperimentConfig | None:
+    "An ExperimentConfig carrying `settings` ('section.key=value', the method's section only), or None when empty."
+    if not settings: return None
+    section = METHODS.get(method, (None, None, None))[2]
+    for item in settings:
+        if section is None or not item.startswith(section + '.'):
+            raise ConfigError(f"bench setting {item!r}: only the method's own section ({section or 'none for ' + method}.*) can be set")
+    return apply_overrides(ExperimentConfig(method=method), settings)
 
 def bench_step(method: str = 'supervised', model: str | ModelConfig = 'cpu_demo', batch: int = 8, crop: int = 64,
                device: str = 'auto', amp: str = 'off', channels_last: bool = False, steps: int = 10, warmup: int = 3,
-               num_classes: int = 21, seed: int = 0) -> dict:
+               num_classes: int = 21, seed: int = 0, settings: tuple[str, ...] = ()) -> dict:
     """Time `steps` Learner training steps of `method` with `model` on `batch` labeled (+ `batch` unlabeled) images
-    of `crop`×`crop`, after `warmup` untimed steps. Returns {'ms_per_step', 'images_per_s' (labeled + unlabeled),
+    of `crop`×`crop`, after `warmup` untimed steps. `settings`: 'key=value' overrides of the method's own section
+    (e.g. 'cac.chunk_mode=checkpoint'). Returns {'ms_per_step', 'images_per_s' (labeled + unlabeled),
     'peak_mb', 'peak_kind', 'device_name', and the settings}."""
     if steps < 1 or warmup < 0 or batch < 1 or crop < 16:
         raise ConfigError(f"need steps >= 1, warmup >= 0, batch >= 1, crop >= 16; got {steps}, {warmup}, {batch}, {crop}")
@@ -46,7 +62,8 @@ def bench_step(method: str = 'supervised', model: str | ModelConfig = 'cpu_demo'
                       progress=False, run_dir='/nonexistent-bench-run')  # nothing is written
     data = DataConfig(n_train=4 * batch, fraction=0.5, n_val=1, size=crop, crop=crop, scale=(1.0, 1.0))
     fmt = torch.channels_last if channels_last else torch.contiguous_format
-    meth = build_method(method, build_model(mcfg, num_classes).to(memory_format=fmt), num_classes)
+    meth = build_method(method, build_model(mcfg, num_classes).to(memory_format=fmt), num_classes,
+                        _method_settings(method, settings))
     loaders, _ = build_loaders(data, meth.views, cfg)  # the views this method asks for
     batch_l, batch_u = next(iter(loaders['train']))
     learner = Learner(meth, {'train': loaders['train']}, cfg, num_classes)
@@ -67,7 +84,7 @@ def bench_step(method: str = 'supervised', model: str | ModelConfig = 'cpu_demo'
     name = torch.cuda.get_device_name(learner.device) if learner.device.type == 'cuda' else (platform.processor() or 'cpu')
     return {'method': method, 'model': model if isinstance(model, str) else 'custom', 'batch': batch, 'crop': crop,
             'device': str(learner.device), 'device_name': name, 'threads': torch.get_num_threads(), 'amp': amp if learner.device.type == 'cuda' else 'off',
-            'channels_last': channels_last, 'ms_per_step': 1000 * seconds, 'images_per_s': n_images / seconds,
+            'channels_last': channels_last, 'settings': list(settings), 'ms_per_step': 1000 * seconds, 'images_per_s': n_images / seconds,
             'peak_mb': _peak_mb(learner.device), 'peak_kind': 'allocated' if learner.device.type == 'cuda' else 'process RSS'}
 
 # %% ../nbs/16_bench.ipynb #b8614d97
@@ -78,6 +95,8 @@ def bench_args(**kw) -> list[str]:
         flag = '--' + k.replace('_', '-')
         if isinstance(v, bool):
             if v: args.append(flag)
+        elif isinstance(v, (list, tuple)):                 # a repeatable flag: --settings a=1 --settings b=2
+            for item in v: args += [flag, str(item)]
         else: args += [flag, str(v)]
     return args
 
@@ -100,9 +119,11 @@ def format_bench(rows: list[dict]) -> str:
 
 # %% ../nbs/16_bench.ipynb #5b3ec267
 def bench_dc_loss(n_anchors: int = 4096, dim: int = 128, negatives=(500, 6400, 19200, 51200), chunk_size: int | None = 8000,
-                  device: str = 'auto', steps: int = 5, warmup: int = 2, num_classes: int = 21, seed: int = 0) -> list[dict]:
+                  device: str = 'auto', steps: int = 5, warmup: int = 2, num_classes: int = 21, seed: int = 0,
+                  chunk_mode: str = 'fused') -> list[dict]:
     """Forward + backward time (ms) and working memory (MB, CUDA only: peak minus the inputs) of `dc_loss` for
-    `n_anchors` anchors of `dim` features against each count in `negatives`, with `chunk_size` (None = unchunked)."""
+    `n_anchors` anchors of `dim` features against each count in `negatives`, with `chunk_size` (None = unchunked)
+    and `chunk_mode` ('fused' or 'checkpoint')."""
     dev = get_device(device)
     g = torch.Generator().manual_seed(seed)
     rows, cuda = [], dev.type == 'cuda'
@@ -114,7 +135,8 @@ def bench_dc_loss(n_anchors: int = 4096, dim: int = 128, negatives=(500, 6400, 1
         pseudo = torch.randint(0, num_classes, (n_anchors,), generator=g).to(dev)
         neg_pseudo = torch.randint(0, num_classes, (m,), generator=g).to(dev)
         run = lambda: dc_loss(anchor, target, conf[0], conf[1], pseudo, negs, neg_pseudo, pos_filter=False,
-                              directional=False, chunk_size=chunk_size).backward()  # every anchor counts: the worst case
+                              directional=False, chunk_size=chunk_size, chunk_mode=chunk_mode,
+                              num_classes=num_classes).backward()  # every anchor counts: the worst case
         for _ in range(warmup): run()
         sync()
         if cuda:
@@ -125,14 +147,15 @@ def bench_dc_loss(n_anchors: int = 4096, dim: int = 128, negatives=(500, 6400, 1
         sync()
         ms = 1000 * (time.perf_counter() - t0) / steps
         work = (torch.cuda.max_memory_allocated(dev) - base) / 2**20 if cuda else float('nan')
-        rows.append({'anchors': n_anchors, 'dim': dim, 'negatives': m, 'chunk_size': chunk_size, 'ms': ms,
+        rows.append({'anchors': n_anchors, 'dim': dim, 'negatives': m, 'chunk_size': chunk_size,
+                     'chunk_mode': chunk_mode if chunk_size else '-', 'ms': ms,
                      'work_mb': work, 'device_name': torch.cuda.get_device_name(dev) if cuda else 'cpu'})
     return rows
 
 def format_dc_bench(rows: list[dict]) -> str:
     "A text table of `bench_dc_loss` rows."
-    lines = [f"{'anchors':>7} {'D':>4} {'negatives':>9} {'chunk':>6} {'fwd+bwd ms':>10} {'work MB':>8}  device"]
+    lines = [f"{'anchors':>7} {'D':>4} {'negatives':>9} {'chunk':>6} {'mode':>10} {'fwd+bwd ms':>10} {'work MB':>8}  device"]
     for r in rows:
         work = 'n/a' if r['work_mb'] != r['work_mb'] else f"{r['work_mb']:.0f}"
-        lines.append(f"{r['anchors']:>7} {r['dim']:>4} {r['negatives']:>9} {str(r['chunk_size']):>6} {r['ms']:>10.1f} {work:>8}  {r['device_name']}")
+        lines.append(f"{r['anchors']:>7} {r['dim']:>4} {r['negatives']:>9} {str(r['chunk_size']):>6} {r.get('chunk_mode', '-'):>10} {r['ms']:>10.1f} {work:>8}  {r['device_name']}")
     return '\n'.join(lines)

@@ -71,11 +71,12 @@ def cmd_bench(args) -> int:
     from semiseg_nb.bench import bench_dc_loss, bench_step, format_bench, format_dc_bench
     if args.dc_loss:
         negatives = [int(n) for n in args.negatives.split(',')]
-        rows = bench_dc_loss(args.anchors, args.dim, negatives, args.chunk or None, args.device, args.steps, args.warmup)
+        rows = bench_dc_loss(args.anchors, args.dim, negatives, args.chunk or None, args.device, args.steps, args.warmup,
+                             chunk_mode=args.chunk_mode)
         print(json.dumps(rows) if args.json else format_dc_bench(rows))
         return 0
     res = bench_step(args.method, args.model, args.batch, args.crop, args.device, args.amp, args.channels_last,
-                     args.steps, args.warmup, args.num_classes)
+                     args.steps, args.warmup, args.num_classes, settings=tuple(args.settings))
     print(json.dumps(res) if args.json else format_bench([res]))
     return 0
 
@@ -126,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--dim', type=int, default=128, help='--dc-loss: feature dimension')
     p.add_argument('--negatives', default='500,6400,19200,51200', help='--dc-loss: comma-separated negative counts')
     p.add_argument('--chunk', type=int, default=8000, help='--dc-loss: negatives per chunk (0 = unchunked)')
+    p.add_argument('--chunk-mode', choices=('fused', 'checkpoint'), default='fused', help='--dc-loss: how a chunk is recomputed in backward')
+    p.add_argument('--settings', action='append', default=[], metavar='KEY=VALUE', help="the method's own settings, e.g. cac.chunk_mode=checkpoint (repeatable)")
     p.set_defaults(func=cmd_bench)
     p = sub.add_parser('list', help='methods, datasets and presets')
     p.set_defaults(func=cmd_list)

@@ -55,9 +55,92 @@ def _lse_block(running, anchor, negatives, anchor_pseudo, negative_pseudo, tau: 
     total = (running - row_max).exp() + (logits - row_max[:, None]).exp().sum(1)
     return row_max + total.log()
 
+# %% ../nbs/10_losses.ipynb #4abb7801
+def _label_columns(anchor, anchor_pseudo, tau: float, num_classes: int, dtype):
+    """Anchor side: a detached N×(D+C) copy [a/τ, -big·onehot(ŷ_a)] in `dtype` ([a/τ] when `anchor_pseudo` is None).
+    Times a negative's [φ, onehot(ŷ_n)] (`_negative_columns`) it gives a·φ/τ - big·1{ŷ_a = ŷ_n}: the logit of Eq. 6
+    with the mask M_n,1 of Eq. 5 already applied, so no N×M mask is ever built."""
+    a = anchor.detach().to(dtype) / tau
+    if anchor_pseudo is None: return a
+    # unit vectors put every logit in [-1/τ, 1/τ], so lse >= -1/τ; `big` puts a masked logit more than 1000 below
+    # every lse: exp(masked - lse) < e^-1000 is exactly 0 in float32 and float64
+    big = 2 / tau + 1000
+    return torch.cat([a, a.new_zeros(len(a), num_classes).scatter_(1, anchor_pseudo[:, None], -big)], 1)
+
+def _negative_columns(negatives, negative_pseudo, num_classes: int, dtype):
+    "Negative side of `_label_columns`: [φ, onehot(ŷ_n)] (k×(D+C)), or [φ] when `negative_pseudo` is None."
+    n = negatives.detach().to(dtype)
+    if negative_pseudo is None: return n
+    return torch.cat([n, n.new_zeros(len(n), num_classes).scatter_(1, negative_pseudo[:, None], 1.0)], 1)  # one_hot would sync
+
+class _ChunkedLogSumExp(torch.autograd.Function):
+    """lse_i = log(exp(pos_i) + Σ_n exp(â_i·n̂_n)) over chunks of `chunk_size` negatives, â = `_label_columns`,
+    n̂ = `_negative_columns` of each chunk. Backward recomputes each chunk's logits instead of keeping them: with
+    p_in = exp(â_i·n̂_n - lse_i) (the softmax weight of negative n, exactly 0 when masked),
+    d lse_i/d pos_i = exp(pos_i - lse_i) and d lse_i/d a_i = Σ_n p_in φ_n / τ. Kept for backward: lse and pos
+    (N each), â (N×(D+C)); the negatives are the caller's tensors."""
+
+    @staticmethod
+    def forward(ctx, pos, anchor, a_hat, negatives, negative_pseudo, num_classes: int, tau: float, chunk_size: int):
+        lse = pos.detach()                                           # the positive term starts the running sum
+        for s in range(0, len(negatives), chunk_size):
+            n_hat = _negative_columns(negatives[s:s + chunk_size], None if negative_pseudo is None
+                                      else negative_pseudo[s:s + chunk_size], num_classes, a_hat.dtype)
+            logits = (a_hat @ n_hat.T).to(lse.dtype)                 # N×k, the masked ones far below the rest
+            lse = torch.logaddexp(lse, torch.logsumexp(logits, 1))   # fold the chunk in, exactly
+        ctx.save_for_backward(pos.detach(), a_hat, negatives, negative_pseudo, lse)
+        ctx.num_classes, ctx.tau, ctx.chunk_size, ctx.anchor_dtype = num_classes, tau, chunk_size, anchor.dtype
+        return lse
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_lse):
+        pos, a_hat, negatives, negative_pseudo, lse = ctx.saved_tensors
+        k = ctx.chunk_size
+        pull = lse.new_zeros(len(a_hat), negatives.shape[1])       # Σ_n p_in φ_n, in lse's precision
+        for s in range(0, len(negatives), k):
+            n_hat = _negative_columns(negatives[s:s + k], None if negative_pseudo is None else negative_pseudo[s:s + k],
+                                      ctx.num_classes, a_hat.dtype)
+            p = (a_hat @ n_hat.T).to(lse.dtype).sub_(lse[:, None]).exp_()  # N×k softmax weights, in place
+            pull += p.to(a_hat.dtype) @ n_hat[:, :negatives.shape[1]]
+        grad_pos = grad_lse * (pos - lse).exp()
+        grad_anchor = pull * (grad_lse / ctx.tau)[:, None]
+        return grad_pos, grad_anchor.to(ctx.anchor_dtype), None, None, None, None, None, None
+
+def _compute_dtype(anchor, negatives):
+    "The matmul dtype: autocast's when it is on (the products autocast would compute), else the inputs'."
+    dev = anchor.device.type
+    if torch.is_autocast_enabled(dev): return torch.get_autocast_dtype(dev)
+    return torch.promote_types(anchor.dtype, negatives.dtype)
+
+# %% ../nbs/10_losses.ipynb #13278e7d
+def _dc_per_position(a, t, a_pseudo, negatives, n_pseudo, tau, chunk_size, chunk_mode, num_classes):
+    """-log(p_i/(p_i+n_i)) (Eq. 6) for each row of the used anchors `a` (N×D) and their targets `t` (detached);
+    `a_pseudo`, `n_pseudo` None without negative sampling. The denominator in one block (`chunk_size=None`), in
+    chunks by `_ChunkedLogSumExp` (`chunk_mode='fused'`) or by `_lse_block` under checkpoint (`'checkpoint'`)."""
+    work = torch.promote_types(a.dtype, torch.float32)                          # exp/log in >= float32
+    pos = ((a * t).sum(1) / tau).to(work)                                        # log r(φ_o1, sg(φ_o2)), Eq. 1
+    M = len(negatives)
+    if M == 0 or len(a) == 0: lse = pos                                          # no negative / no row
+    elif chunk_size is None or (chunk_mode == 'checkpoint' and chunk_size >= M):
+        lse = _lse_block(pos, a, negatives, a_pseudo, n_pseudo, tau)
+    elif chunk_mode == 'fused':
+        if a_pseudo is not None and num_classes is None:                       # one host read; callers can pass it
+            num_classes = int(torch.cat([a_pseudo, n_pseudo]).max()) + 1
+        a_hat = _label_columns(a, a_pseudo, tau, num_classes, _compute_dtype(a, negatives))
+        lse = _ChunkedLogSumExp.apply(pos, a, a_hat, negatives, n_pseudo, num_classes, tau, chunk_size)
+    else:
+        lse = pos
+        for s in range(0, M, chunk_size):
+            blk = slice(s, s + chunk_size)
+            lse = checkpoint(_lse_block, lse, a, negatives[blk], a_pseudo,
+                             None if n_pseudo is None else n_pseudo[blk], tau,
+                             use_reentrant=False, preserve_rng_state=False)  # no randomness to replay
+    return lse - pos                                                             # -log(p/(p+n)) >= 0, Eq. 6
+
 # %% ../nbs/10_losses.ipynb #29b7ecbb
 def _check_dc_inputs(anchor, target, anchor_conf, target_conf, anchor_pseudo, negatives, negative_pseudo,
-                     tau, chunk_size, neg_sampling):
+                     tau, chunk_size, neg_sampling, chunk_mode='fused'):
     N, D = anchor.shape if anchor.ndim == 2 else (None, None)
     if anchor.ndim != 2 or target.shape != anchor.shape:
         raise ValueError(f"anchor and target must both be N×D, got {tuple(anchor.shape)} and {tuple(target.shape)}")
@@ -72,6 +155,8 @@ def _check_dc_inputs(anchor, target, anchor_conf, target_conf, anchor_pseudo, ne
         raise ValueError("neg_sampling=True needs anchor_pseudo and negative_pseudo")
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise ValueError(f"chunk_size must be None or a positive int, got {chunk_size!r}")
+    if chunk_mode not in ('fused', 'checkpoint'):
+        raise ValueError(f"chunk_mode must be 'fused' or 'checkpoint', got {chunk_mode!r}")
 
 def _position_mask(anchor_conf, target_conf, gamma, directional, pos_filter, n, device):
     "M(i) of Eq. 7: the directional mask (Eq. 2) AND the positive filter, each when switched on."
@@ -85,7 +170,7 @@ def dc_loss(anchor: torch.Tensor, target: torch.Tensor, anchor_conf: torch.Tenso
             anchor_pseudo: torch.Tensor, negatives: torch.Tensor, negative_pseudo: torch.Tensor,
             tau: float = 0.1, gamma: float = 0.75, directional: bool = True, neg_sampling: bool = True,
             pos_filter: bool = True, chunk_size: int | None = None, target_pseudo: torch.Tensor | None = None,
-            return_stats: bool = False):
+            return_stats: bool = False, chunk_mode: str = 'fused', num_classes: int | None = None):
     """CAC's directional contrastive loss, ONE direction l(φ_o1, φ_o2) (paper Eqs. 1/5/6 with masks 2, 5, 7).
 
     `anchor`, `target`: N×D L2-normalised features of the same N overlap positions in the anchor view and
@@ -95,35 +180,25 @@ def dc_loss(anchor: torch.Tensor, target: torch.Tensor, anchor_conf: torch.Tenso
     and `target_conf > gamma` (`pos_filter`); negative n is used for it when the pseudo-labels differ
     (`neg_sampling`). Returns the mean of -log(p/(p+n)) over used positions (the released code's
     normalisation), a 0 connected to the graph when none is used. Gradients reach `anchor` only.
-    `chunk_size=k` processes the negatives k at a time under activation checkpointing (same value and
-    gradient, no N×M tensor kept for backward). `return_stats=True` also returns a dict of detached 0-d
+    `chunk_size=k` processes the negatives k at a time (same value and gradient, no N×M tensor kept for
+    backward): `chunk_mode='fused'` recomputes each chunk in a hand-written backward, `'checkpoint'` under
+    `torch.utils.checkpoint` (the paper's way, slower). `num_classes` (> every pseudo-label) spares the fused
+    path one host read. `return_stats=True` also returns a dict of detached 0-d
     tensors: `mask_ratio` (fraction of positions used), `n_negatives_mean` (negatives kept per used
     position), and `pseudo_agree` (fraction of positions whose anchor and `target_pseudo` agree) when
     `target_pseudo` is given."""
     _check_dc_inputs(anchor, target, anchor_conf, target_conf, anchor_pseudo, negatives, negative_pseudo,
-                     tau, chunk_size, neg_sampling)
+                     tau, chunk_size, neg_sampling, chunk_mode)
     target, negatives = target.detach(), negatives.detach()                      # sg(φ_o2), sg(φ_n)
     keep = _position_mask(anchor_conf, target_conf, gamma, directional, pos_filter, len(anchor), anchor.device)
     idx = keep.nonzero().squeeze(1)
     # only the rows that count (indexing copies, so skip it when every row counts)
     a, t = (anchor, target) if len(idx) == len(anchor) else (anchor[idx], target[idx])
-    a_pseudo = anchor_pseudo[idx] if neg_sampling else None
-    n_pseudo = negative_pseudo if neg_sampling else None
-    work = torch.promote_types(anchor.dtype, torch.float32)                      # exp/log in >= float32
-    pos = ((a * t).sum(1) / tau).to(work)                                        # log r(φ_o1, sg(φ_o2)), Eq. 1
-    lse, M = pos, len(negatives)                                                 # running log of the denominator
-    if chunk_size is None or chunk_size >= M:
-        if M: lse = _lse_block(lse, a, negatives, a_pseudo, n_pseudo, tau)
-    else:
-        for s in range(0, M, chunk_size):
-            blk = slice(s, s + chunk_size)
-            lse = checkpoint(_lse_block, lse, a, negatives[blk], a_pseudo,
-                             None if n_pseudo is None else n_pseudo[blk], tau,
-                             use_reentrant=False, preserve_rng_state=False)  # no randomness to replay
-    per_position = lse - pos                                                     # -log(p/(p+n)) >= 0, Eq. 6
+    per_position = _dc_per_position(a, t, anchor_pseudo[idx] if neg_sampling else None, negatives,
+                                    negative_pseudo if neg_sampling else None, tau, chunk_size, chunk_mode, num_classes)
     loss = per_position.sum() / max(len(idx), 1)                                 # Σ M l / Σ M; empty → 0
     if not return_stats: return loss
-    return loss, _dc_stats(keep, anchor_pseudo, negative_pseudo, target_pseudo, neg_sampling, idx, M)
+    return loss, _dc_stats(keep, anchor_pseudo, negative_pseudo, target_pseudo, neg_sampling, idx, len(negatives))
 
 def _dc_stats(keep, anchor_pseudo, negative_pseudo, target_pseudo, neg_sampling, idx, M) -> dict:
     "Detached 0-d float tensors (no host sync, so logging them does not stall a GPU step)."
@@ -159,21 +234,34 @@ def l2_alignment_loss(anchor: torch.Tensor, target: torch.Tensor, anchor_conf: t
 # %% ../nbs/10_losses.ipynb #0b962e7a
 def dc_loss_pair(z1: torch.Tensor, z2: torch.Tensor, conf1: torch.Tensor, conf2: torch.Tensor,
                  pseudo1: torch.Tensor, pseudo2: torch.Tensor, negatives: torch.Tensor,
-                 negative_pseudo: torch.Tensor, **kw):
+                 negative_pseudo: torch.Tensor, tau: float = 0.1, gamma: float = 0.75, directional: bool = True,
+                 neg_sampling: bool = True, pos_filter: bool = True, chunk_size: int | None = None,
+                 return_stats: bool = False, chunk_mode: str = 'fused', num_classes: int | None = None):
     """Both directions of CAC's DC loss (Eqs. 3, 8): `dc_loss(z1, z2, ...) + dc_loss(z2, z1, ...)` for the
     overlap features z1, z2 (N×D), confidences (N,), pseudo-labels (N,) of the two views, shared
-    `negatives` (M×D) and `negative_pseudo` (M,). `kw` go to `dc_loss`. With `return_stats=True` the stats
+    `negatives` (M×D) and `negative_pseudo` (M,); the other arguments as in `dc_loss`. The used rows of both
+    directions go through ONE denominator computation (the negatives are shared), each direction still a
+    mean over its own used positions. With `return_stats=True` the stats
     are the mean of the two directions' (`mask_ratio`, `pseudo_agree`), `n_negatives_mean` over all used
     positions, plus `mask_ratio_12` / `mask_ratio_21` per direction."""
-    if not kw.pop('return_stats', False):
-        return (dc_loss(z1, z2, conf1, conf2, pseudo1, negatives, negative_pseudo, **kw) +
-                dc_loss(z2, z1, conf2, conf1, pseudo2, negatives, negative_pseudo, **kw))
-    l12, s12 = dc_loss(z1, z2, conf1, conf2, pseudo1, negatives, negative_pseudo, target_pseudo=pseudo2,
-                       return_stats=True, **kw)
-    l21, s21 = dc_loss(z2, z1, conf2, conf1, pseudo2, negatives, negative_pseudo, target_pseudo=pseudo1,
-                       return_stats=True, **kw)
-    n12, n21 = s12['mask_ratio'] * len(z1), s21['mask_ratio'] * len(z2)      # used positions per direction
+    for a, t, ca, ct, pa in ((z1, z2, conf1, conf2, pseudo1), (z2, z1, conf2, conf1, pseudo2)):
+        _check_dc_inputs(a, t, ca, ct, pa, negatives, negative_pseudo, tau, chunk_size, neg_sampling, chunk_mode)
+    negatives = negatives.detach()                                               # sg(φ_n)
+    keep12 = _position_mask(conf1, conf2, gamma, directional, pos_filter, len(z1), z1.device)   # z1 moves
+    keep21 = _position_mask(conf2, conf1, gamma, directional, pos_filter, len(z2), z2.device)   # z2 moves
+    idx12, idx21 = keep12.nonzero().squeeze(1), keep21.nonzero().squeeze(1)
+    n12, n21 = len(idx12), len(idx21)
+    a = torch.cat([z1[idx12], z2[idx21]])                                        # anchors of both directions
+    t = torch.cat([z2[idx12], z1[idx21]]).detach()                               # sg(their targets)
+    a_pseudo = torch.cat([pseudo1[idx12], pseudo2[idx21]]) if neg_sampling else None
+    per_position = _dc_per_position(a, t, a_pseudo, negatives, negative_pseudo if neg_sampling else None,
+                                    tau, chunk_size, chunk_mode, num_classes)
+    loss = per_position[:n12].sum() / max(n12, 1) + per_position[n12:].sum() / max(n21, 1)   # Eq. 8
+    if not return_stats: return loss
+    M = len(negatives)
+    s12 = _dc_stats(keep12, pseudo1, negative_pseudo, pseudo2, neg_sampling, idx12, M)
+    s21 = _dc_stats(keep21, pseudo2, negative_pseudo, pseudo1, neg_sampling, idx21, M)
     stats = {'mask_ratio': (s12['mask_ratio'] + s21['mask_ratio']) / 2,
-             'n_negatives_mean': (s12['n_negatives_mean'] * n12 + s21['n_negatives_mean'] * n21) / (n12 + n21).clamp(min=1),
+             'n_negatives_mean': (s12['n_negatives_mean'] * n12 + s21['n_negatives_mean'] * n21) / max(n12 + n21, 1),
              'pseudo_agree': s12['pseudo_agree'], 'mask_ratio_12': s12['mask_ratio'], 'mask_ratio_21': s21['mask_ratio']}
-    return l12 + l21, stats
+    return loss, stats

@@ -14,7 +14,7 @@ from ..core import IGNORE
 from ..data.loaders import VIEWS, LabeledSet
 from ..data.transforms import undo_flip_and_slice
 from ..learner import Method
-from ..losses import _position_mask, dc_loss, l2_alignment_loss  # the mask dc_loss applies (for the statistic)
+from ..losses import _position_mask, dc_loss_pair, l2_alignment_loss  # the mask dc_loss applies (for the statistic)
 from ..memory import FeatureBank, all_gather_cat
 from ..models import Projector, upsample_logits
 from ..sampling import negative_precision, random_pixel_subset
@@ -41,7 +41,8 @@ class CACConfig:
     pool: int = 2                     # average-pool the stride-4 decoder features 2×2 to stride 8 (released code)
     pixels_per_view: int = 6400       # negatives each view contributes per step (released code: 6,400 VOC per GPU)
     bank_steps: int = 1               # previous steps kept in the negative bank (released code: 1-2)
-    chunk_size: int = 8000            # negatives per chunk of the checkpointed denominator (released code 8,000)
+    chunk_size: int = 8000            # negatives per chunk of the denominator (released code 8,000)
+    chunk_mode: Literal['fused', 'checkpoint'] = 'fused'  # chunk backward: hand-written, or torch.utils.checkpoint (paper)
     measure: bool = True              # log the precision of the negatives with ground truth (never used to train; paper Fig. 6)
     measure_anchors: int = 1024       # measure on every k-th anchor, at most this many (0: all); the cost of measuring
     # §3.5, extra image-level labels on the unlabeled images: L = L_ce + λ·L_dc + λ_w·L_w (paper Eq. 10)
@@ -170,11 +171,11 @@ class CAC(Method):
                       + l2_alignment_loss(o2, o1, a2['conf'], a1['conf'], directional=cfg.directional))
             stats = {'mask_ratio': torch.tensor(1.0)}
         else:
-            kw = dict(tau=cfg.tau, gamma=cfg.gamma, directional=cfg.directional, neg_sampling=cfg.neg_sampling,
-                      pos_filter=cfg.pos_filter, chunk_size=cfg.chunk_size)
-            l12 = dc_loss(o1, o2, a1['conf'], a2['conf'], a1['pseudo'], neg, neg_pseudo, **kw)   # l(φo1, φo2)
-            l21 = dc_loss(o2, o1, a2['conf'], a1['conf'], a2['pseudo'], neg, neg_pseudo, **kw)   # l(φo2, φo1)
-            loss_u = l12 + l21                                     # paper Eq. 8 (each direction a mean over its mask)
+            # both directions in one call: they share the negatives, so one pass over them serves both
+            loss_u = dc_loss_pair(o1, o2, a1['conf'], a2['conf'], a1['pseudo'], a2['pseudo'], neg, neg_pseudo,
+                                  tau=cfg.tau, gamma=cfg.gamma, directional=cfg.directional,
+                                  neg_sampling=cfg.neg_sampling, pos_filter=cfg.pos_filter, chunk_size=cfg.chunk_size,
+                                  chunk_mode=cfg.chunk_mode, num_classes=self.num_classes)  # paper Eq. 8: l(φo1,φo2) + l(φo2,φo1)
             used = lambda ca, ct: _position_mask(ca, ct, cfg.gamma, cfg.directional, cfg.pos_filter, len(ca), ca.device)
             stats = {'mask_ratio': ((used(a1['conf'], a2['conf']).float().mean() + used(a2['conf'], a1['conf']).float().mean()) / 2
                                     if len(o1) else torch.zeros(()))}
