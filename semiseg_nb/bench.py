@@ -16,7 +16,7 @@ from .losses import dc_loss
 
 # %% auto #0
 __all__ = ['bench_model_config', 'bench_step', 'bench_args', 'bench_subprocess', 'format_bench', 'bench_dc_loss',
-           'format_dc_bench']
+           'format_dc_bench', 'bench_pixel_contrast', 'format_contrast_bench']
 
 # %% ../nbs/16_bench.ipynb #520d0210
 def bench_model_config(model: str | ModelConfig) -> ModelConfig:
@@ -158,4 +158,70 @@ def format_dc_bench(rows: list[dict]) -> str:
     for r in rows:
         work = 'n/a' if r['work_mb'] != r['work_mb'] else f"{r['work_mb']:.0f}"
         lines.append(f"{r['anchors']:>7} {r['dim']:>4} {r['negatives']:>9} {str(r['chunk_size']):>6} {r.get('chunk_mode', '-'):>10} {r['ms']:>10.1f} {work:>8}  {r['device_name']}")
+    return '\n'.join(lines)
+
+# %% ../nbs/16_bench.ipynb #11d6bee1
+def _proc_status_mb(key: str) -> float:
+    "A size line of /proc/self/status ('VmRSS', 'VmHWM') in MB; NaN where there is none (not Linux)."
+    try:
+        for line in open('/proc/self/status'):
+            if line.startswith(key + ':'): return int(line.split()[1]) / 1024
+    except OSError: pass
+    return float('nan')
+
+def _reset_peak_rss():
+    "Reset this process's VmHWM to its current RSS (Linux: writing 5 to /proc/self/clear_refs); ignored elsewhere."
+    try:
+        with open('/proc/self/clear_refs', 'w') as f: f.write('5')
+    except OSError: pass
+
+def bench_pixel_contrast(images: int = 8, grid: int = 33, dim: int = 128, negatives=(200, 1600, 6400),
+                         strategy: str = 'diff_image_pseudo', num_classes: int = 21, chunk_size: int = 2048,
+                         contrast_pairs: int = 2 ** 20, device: str = 'auto', steps: int = 3, warmup: int = 1,
+                         seed: int = 0) -> list[dict]:
+    """Per N in `negatives`: ms to draw N negatives for every anchor (`draw_negatives`, `strategy`), ms for forward +
+    backward of `sampled_pixel_contrastive_loss`, and the working memory (MB: on CUDA the allocator's peak minus
+    the inputs; on CPU the process's peak RSS minus its RSS before, which also counts allocator caching),
+    for `images` × 2 views × `grid`² anchors of `dim` features that are also the candidates (as in `PC2Seg`)."""
+    from semiseg_nb.methods.pc2seg import draw_negatives
+    from semiseg_nb.losses import sampled_pixel_contrastive_loss
+    dev = get_device(device)
+    g = torch.Generator().manual_seed(seed)
+    cuda = dev.type == 'cuda'
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    V = images * grid * grid                                     # pixels per view
+    feats = torch.nn.functional.normalize(torch.randn(2 * V, dim, generator=g), dim=1).to(dev).requires_grad_()
+    img_of = (torch.arange(images).repeat_interleave(grid * grid)).repeat(2).to(dev)
+    prob = torch.softmax(3 * torch.randn(V, num_classes, generator=g), 1).repeat(2, 1).to(dev)
+    rows = torch.arange(2 * V, device=dev)
+    exclude = torch.stack([rows, (rows + V) % (2 * V)], 1)
+    positives = torch.cat([feats[V:], feats[:V]])
+    results = []
+    for n in negatives:
+        def run():
+            t0 = time.perf_counter()
+            idx = draw_negatives(strategy, img_of, prob, n, exclude, chunk_size)
+            sync(); t1 = time.perf_counter()
+            loss = sampled_pixel_contrastive_loss(feats, positives, feats, idx, chunk_size=max(1, contrast_pairs // n))
+            loss.backward(); sync()
+            return t1 - t0, time.perf_counter() - t1, idx.shape[1]
+        for _ in range(warmup): run()
+        if cuda:
+            base = torch.cuda.memory_allocated(dev); torch.cuda.reset_peak_memory_stats(dev)
+        else:
+            _reset_peak_rss(); base = _proc_status_mb('VmRSS')
+        timings = [run() for _ in range(steps)]
+        work = (torch.cuda.max_memory_allocated(dev) - base) / 2**20 if cuda else _proc_status_mb('VmHWM') - base
+        results.append({'anchors': 2 * V, 'dim': dim, 'negatives': timings[0][2], 'strategy': strategy,
+                        'sample_ms': 1000 * sum(t[0] for t in timings) / steps, 'loss_ms': 1000 * sum(t[1] for t in timings) / steps,
+                        'work_mb': work, 'device_name': torch.cuda.get_device_name(dev) if cuda else 'cpu'})
+        feats.grad = None
+    return results
+
+def format_contrast_bench(rows: list[dict]) -> str:
+    "A text table of `bench_pixel_contrast` rows."
+    lines = [f"{'anchors':>7} {'D':>4} {'N':>6} {'sample ms':>10} {'loss fwd+bwd ms':>16} {'work MB':>8}  device"]
+    for r in rows:
+        work = 'n/a' if r['work_mb'] != r['work_mb'] else f"{r['work_mb']:.0f}"
+        lines.append(f"{r['anchors']:>7} {r['dim']:>4} {r['negatives']:>6} {r['sample_ms']:>10.1f} {r['loss_ms']:>16.1f} {work:>8}  {r['device_name']}")
     return '\n'.join(lines)
