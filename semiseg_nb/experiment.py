@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 from torch import nn
 from .core import atomic_write, get_device, seed_everything
-from .config import ConfigError, apply_overrides, config_from_dict
+from .config import ConfigError, apply_overrides, config_from_dict, config_to_dict, load_config
 from .models import MODEL_PRESETS, ModelConfig, build_model, tiny_model_config
 from .learner import CheckpointError, DistInfo, Learner, Method, TrainConfig, init_distributed, load_checkpoint
 from .metrics import evaluate, format_iou_table
@@ -19,8 +19,8 @@ from .methods.pc2seg import PC2SegConfig
 
 # %% auto #0
 __all__ = ['DATASETS', 'METHODS', 'PRESETS', 'DataConfig', 'check_data_config', 'build_datasets', 'method_class', 'build_method',
-           'ExperimentConfig', 'Preset', 'experiment_config', 'build_loaders', 'eval_settings', 'train', 'train_many',
-           'load_method', 'evaluate_checkpoint']
+           'ExperimentConfig', 'Preset', 'experiment_config', 'build_loaders', 'eval_settings', 'train', 'run_state',
+           'train_many', 'load_method', 'evaluate_checkpoint']
 
 # %% ../nbs/15_experiment.ipynb #926f0b1d
 DATASETS = {  # data.dataset -> what it is and what data.root must point at
@@ -277,22 +277,54 @@ def train(overrides: list[str] | None = None, preset: str = 'cpu_demo', cfg: Exp
     return learner.fit(resume=resume, until=until)
 
 # %% ../nbs/15_experiment.ipynb #4c778c42
+_RUN_LOCAL_KEYS = ('train.run_dir', 'train.progress')  # where a run lives and how it prints: not part of the experiment
+
+def _flat(d: dict, prefix: str = '') -> dict:
+    "{'a': {'b': 1}} -> {'a.b': 1}"
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict): out.update(_flat(v, f'{prefix}{k}.'))
+        else: out[prefix + k] = v
+    return out
+
+def run_state(run_dir, cfg: ExperimentConfig) -> str:
+    """'new', 'done' or 'partial' for the run folder `run_dir` that should hold the experiment `cfg`; a folder whose
+    config.json differs from `cfg` raises a ConfigError naming the keys (nothing in it is touched)."""
+    run_dir = Path(run_dir)
+    if not (run_dir / 'config.json').is_file(): return 'new'
+    saved = _flat(config_to_dict(load_config(ExperimentConfig, run_dir / 'config.json')))
+    wanted = _flat(config_to_dict(cfg))
+    skip = set(_RUN_LOCAL_KEYS) | ({'train.steps'} if cfg.train.epochs > 0 else set())  # epochs fix steps at run time
+    differ = sorted(k for k in wanted.keys() | saved.keys() if k not in skip and wanted.get(k) != saved.get(k))
+    if differ:
+        shown = ', '.join(f'{k} (folder: {saved.get(k)!r}, asked: {wanted.get(k)!r})' for k in differ[:5])
+        raise ConfigError(f"{run_dir} holds a run of another config: {shown}; nothing was overwritten. "
+                          "Use another run name or folder, or delete that one")
+    report = run_dir / 'report.json'
+    if report.is_file() and json.loads(report.read_text()).get('status') == 'done': return 'done'
+    return 'partial' if (run_dir / 'last.pt').is_file() else 'new'
+
 def train_many(runs: dict[str, list[str]], root, preset: str = 'cpu_demo', parallel: int = 1,
-               env: dict | None = None) -> dict[str, dict]:
+               env: dict | None = None, reuse: bool = True) -> dict[str, dict]:
     """Train each `runs[name]` (a list of `key=value` overrides of `preset`) with `semiseg train` in its own process,
-    run dir `root/name`, at most `parallel` at once. Returns {name: report.json contents}."""
+    run dir `root/name`, at most `parallel` at once. Returns {name: report.json contents}. With `reuse`, finished
+    runs of the same config are read back, paused ones resumed (`run_state`); `reuse=False` trains them all afresh."""
     import subprocess, sys, time
     root = Path(root)
+    jobs = {}
+    for name, overrides in runs.items():  # every config is checked (and every folder compared) before any launch
+        overrides = [*overrides, f'train.run_dir={root / name}', 'train.progress=false']
+        state = run_state(root / name, experiment_config(preset, overrides)) if reuse else 'new'
+        if state != 'done': jobs[name] = (['--resume'] if state == 'partial' else []) + overrides
     root.mkdir(parents=True, exist_ok=True)
     code = 'import sys; from semiseg_nb.cli import main; sys.exit(main(sys.argv[1:]))'
-    queue, active, failed = list(runs.items()), {}, {}
+    queue, active, failed = list(jobs.items()), {}, {}
     while queue or active:
         while queue and len(active) < max(1, parallel):
-            name, overrides = queue.pop(0)
-            args = [sys.executable, '-c', code, 'train', '--preset', preset, *overrides,
-                    f'train.run_dir={root / name}', 'train.progress=false']
-            log = open(root / f'{name}.log', 'w')
-            active[name] = (subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env), log)
+            name, args = queue.pop(0)
+            log = open(root / f'{name}.log', 'a' if args[0] == '--resume' else 'w')
+            cmd = [sys.executable, '-c', code, 'train', '--preset', preset, *args]
+            active[name] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log)
         for name, (proc, log) in list(active.items()):
             if proc.poll() is None: continue
             log.close()
