@@ -27,15 +27,26 @@ def bench_model_config(model: str | ModelConfig) -> ModelConfig:
         raise ConfigError(f"unknown model {model!r}; valid: cpu_demo, {', '.join(MODEL_PRESETS)}")
     return replace(MODEL_PRESETS[model], weights=None)
 
+def _proc_status_mb(key: str) -> float:
+    "A size line of /proc/self/status ('VmRSS', 'VmHWM') in MB; NaN where there is none (not Linux)."
+    try:
+        for line in open('/proc/self/status'):
+            if line.startswith(key + ':'): return int(line.split()[1]) / 1024
+    except OSError: pass
+    return float('nan')
+
+def _reset_peak_rss():
+    "Reset this process's VmHWM to its current RSS (Linux: writing 5 to /proc/self/clear_refs); ignored elsewhere."
+    try:
+        with open('/proc/self/clear_refs', 'w') as f: f.write('5')
+    except OSError: pass
+
 def _peak_mb(device: torch.device) -> float:
     if device.type == 'cuda': return torch.cuda.max_memory_allocated(device) / 2**20
     # this process's peak RSS. ru_maxrss survives exec, so a process started by a big one (a Jupyter kernel) would
     # report its parent's peak; the kernel's VmHWM belongs to the process's own address space
-    try:
-        for line in open('/proc/self/status'):
-            if line.startswith('VmHWM:'): return int(line.split()[1]) / 1024    # kB
-    except OSError: pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    peak = _proc_status_mb('VmHWM')                                       # NaN off Linux
+    return peak if peak == peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 def _method_settings(method: str, settings) -> ExperimentConfig | None:
     "An ExperimentConfig carrying `settings` ('section.key=value', the method's section only), or None when empty."
@@ -161,20 +172,6 @@ def format_dc_bench(rows: list[dict]) -> str:
     return '\n'.join(lines)
 
 # %% ../nbs/16_bench.ipynb #11d6bee1
-def _proc_status_mb(key: str) -> float:
-    "A size line of /proc/self/status ('VmRSS', 'VmHWM') in MB; NaN where there is none (not Linux)."
-    try:
-        for line in open('/proc/self/status'):
-            if line.startswith(key + ':'): return int(line.split()[1]) / 1024
-    except OSError: pass
-    return float('nan')
-
-def _reset_peak_rss():
-    "Reset this process's VmHWM to its current RSS (Linux: writing 5 to /proc/self/clear_refs); ignored elsewhere."
-    try:
-        with open('/proc/self/clear_refs', 'w') as f: f.write('5')
-    except OSError: pass
-
 def bench_pixel_contrast(images: int = 8, grid: int = 33, dim: int = 128, negatives=(200, 1600, 6400),
                          strategy: str = 'diff_image_pseudo', num_classes: int = 21, chunk_size: int = 2048,
                          contrast_pairs: int = 2 ** 20, device: str = 'auto', steps: int = 3, warmup: int = 1,
