@@ -66,14 +66,29 @@ def cmd_eval(args) -> int:
     print(f"mIoU {100 * res['miou']:.1f} on {res['n_images']} images ({res['dataset']} {res['split']}); report: {res['report']}")
     return 0
 
+def _int_list(text: str, flag: str) -> list[int]:
+    "'200,1600' -> [200, 1600], or a clear error naming `flag`."
+    try: values = [int(n) for n in text.split(',')]
+    except ValueError: raise ConfigError(f"{flag}: expected comma-separated whole numbers, got {text!r}") from None
+    if any(v < 1 for v in values): raise ConfigError(f"{flag}: every count must be >= 1, got {text!r}")
+    return values
+
 def cmd_bench(args) -> int:
-    "Time one training step and report its peak memory (see the bench notebook)."
-    from semiseg_nb.bench import bench_dc_loss, bench_step, format_bench, format_dc_bench
+    "Time one training step and report its peak memory, or one loss alone (--dc-loss, --pixel-contrast; see the bench notebook)."
+    from semiseg_nb.bench import (bench_dc_loss, bench_pixel_contrast, bench_step, format_bench, format_contrast_bench,
+                                  format_dc_bench)
+    if args.dc_loss and args.pixel_contrast: raise ConfigError("choose one of --dc-loss and --pixel-contrast")
     if args.dc_loss:
-        negatives = [int(n) for n in args.negatives.split(',')]
+        negatives = _int_list(args.negatives or '500,6400,19200,51200', '--negatives')
         rows = bench_dc_loss(args.anchors, args.dim, negatives, args.chunk or None, args.device, args.steps, args.warmup,
                              chunk_mode=args.chunk_mode)
         print(json.dumps(rows) if args.json else format_dc_bench(rows))
+        return 0
+    if args.pixel_contrast:
+        negatives = _int_list(args.negatives or '200,1600,6400', '--negatives')
+        rows = bench_pixel_contrast(args.images, args.grid, args.dim, negatives, args.strategy, args.num_classes,
+                                    args.draw_chunk, args.contrast_pairs, args.device, args.steps, args.warmup)
+        print(json.dumps(rows) if args.json else format_contrast_bench(rows))
         return 0
     res = bench_step(args.method, args.model, args.batch, args.crop, args.device, args.amp, args.channels_last,
                      args.steps, args.warmup, args.num_classes, settings=tuple(args.settings))
@@ -123,9 +138,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--num-classes', type=int, default=21)
     p.add_argument('--json', action='store_true', help='print one JSON line')
     p.add_argument('--dc-loss', action='store_true', help="time CAC's DC loss alone instead of a training step")
+    p.add_argument('--pixel-contrast', action='store_true',
+                   help="time PC2Seg's negative drawing and pixel contrast alone instead of a training step")
     p.add_argument('--anchors', type=int, default=4096, help='--dc-loss: anchors')
-    p.add_argument('--dim', type=int, default=128, help='--dc-loss: feature dimension')
-    p.add_argument('--negatives', default='500,6400,19200,51200', help='--dc-loss: comma-separated negative counts')
+    p.add_argument('--dim', type=int, default=128, help='--dc-loss, --pixel-contrast: feature dimension')
+    p.add_argument('--negatives', default=None,
+                   help='comma-separated negative counts (--dc-loss: 500,6400,19200,51200; --pixel-contrast: 200,1600,6400)')
+    p.add_argument('--images', type=int, default=8, help='--pixel-contrast: images (two views each)')
+    p.add_argument('--grid', type=int, default=33, help='--pixel-contrast: feature map side (33 = 513-px crops at stride 16)')
+    p.add_argument('--strategy', default='diff_image_pseudo', help='--pixel-contrast: uniform, diff_image, pseudo, diff_image_pseudo')
+    p.add_argument('--draw-chunk', type=int, default=2048, help='--pixel-contrast: anchors whose weights are built at once')
+    p.add_argument('--contrast-pairs', type=int, default=2 ** 20, help='--pixel-contrast: anchor-negative pairs per loss chunk')
     p.add_argument('--chunk', type=int, default=8000, help='--dc-loss: negatives per chunk (0 = unchunked)')
     p.add_argument('--chunk-mode', choices=('fused', 'checkpoint'), default='fused', help='--dc-loss: how a chunk is recomputed in backward')
     p.add_argument('--settings', action='append', default=[], metavar='KEY=VALUE', help="the method's own settings, e.g. cac.chunk_mode=checkpoint (repeatable)")
