@@ -16,7 +16,7 @@ from .data.datasets import DatasetError
 
 # %% auto #0
 __all__ = ['cmd_info', 'run_overrides', 'cmd_config', 'cmd_list', 'cmd_train', 'cmd_eval', 'cmd_bench', 'build_parser',
-           'subcommands', 'main']
+           'subcommands', 'parse_cli', 'main']
 
 # %% ../nbs/40_cli.ipynb #03e375e0
 def cmd_info(args) -> int:
@@ -169,10 +169,21 @@ def subcommands(parser: argparse.ArgumentParser | None = None) -> dict[str, str]
     action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     return {choice.dest: choice.help for choice in action._choices_actions}
 
+def parse_cli(argv: list[str] | None = None) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
+    """The parser and the parsed `argv`. `key=value` overrides may sit on both sides of a flag
+    (`semiseg train method=cac --resume train.seed=1`): argparse stops a positional list at the first flag, so the
+    ones after it come back unparsed and are appended here, in command-line order."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if getattr(args, 'overrides', None) is None or any(e.startswith('-') or '=' not in e for e in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.overrides = [*args.overrides, *extra]
+    return parser, args
+
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `semiseg` console script; returns the exit status."
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    parser, args = parse_cli(argv)
     if args.command is None:
         print(f"semiseg_nb {semiseg_nb.__version__}\n\nsubcommands:")
         for name, help_ in subcommands(parser).items(): print(f"  {name:<10} {help_}")
