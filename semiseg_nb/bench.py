@@ -11,7 +11,8 @@ from .core import get_device, seed_everything
 from .config import ConfigError, apply_overrides
 from .models import MODEL_PRESETS, ModelConfig, build_model
 from .learner import Learner, TrainConfig
-from .experiment import METHODS, DataConfig, ExperimentConfig, PRESETS, build_loaders, build_method
+from .experiment import DataConfig, PRESETS, build_loaders, build_method, experiment_config_type
+from .methods.base import method_spec
 from .losses import dc_loss
 
 # %% auto #0
@@ -48,14 +49,14 @@ def _peak_mb(device: torch.device) -> float:
     peak = _proc_status_mb('VmHWM')                                       # NaN off Linux
     return peak if peak == peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
-def _method_settings(method: str, settings) -> ExperimentConfig | None:
-    "An ExperimentConfig carrying `settings` ('section.key=value', the method's section only), or None when empty."
+def _method_settings(method: str, settings):
+    "An experiment config carrying `settings` ('section.key=value', the method's section only), or None when empty."
     if not settings: return None
-    section = METHODS.get(method, (None, None, None))[2]
+    section = method if method_spec(method).config is not None else None
     for item in settings:
         if section is None or not item.startswith(section + '.'):
             raise ConfigError(f"bench setting {item!r}: only the method's own section ({section or 'none for ' + method}.*) can be set")
-    return apply_overrides(ExperimentConfig(method=method), settings)
+    return apply_overrides(experiment_config_type()(method=method), settings)
 
 def bench_step(method: str = 'supervised', model: str | ModelConfig = 'cpu_demo', batch: int = 8, crop: int = 64,
                device: str = 'auto', amp: str = 'off', channels_last: bool = False, steps: int = 10, warmup: int = 3,

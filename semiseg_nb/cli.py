@@ -9,8 +9,10 @@ import torch
 import semiseg_nb
 from .core import available_devices, get_device
 from .config import ConfigError, format_config
-from .learner import CheckpointError, NonFiniteLossError
-from .experiment import DATASETS, METHODS, PRESETS, evaluate_checkpoint, experiment_config, train
+from .learner import CheckpointError, NonFiniteLossError, RunDirError
+from .experiment import DATASETS, PRESETS, experiment_config, runnable_presets, train
+from .methods.base import METHODS
+from .runs import evaluate_checkpoint
 from .models import MODEL_PRESETS
 from .data.datasets import DatasetError
 
@@ -42,16 +44,16 @@ def cmd_config(args) -> int:
 
 def cmd_list(args) -> int:
     "Print the methods, datasets, experiment presets and model presets `semiseg train` knows."
-    print('methods:\n  ' + ', '.join(METHODS))
+    print('methods (--method):\n' + '\n'.join(f'  {k:<11} {s.description}' for k, s in METHODS.items()))
     print('datasets (data.dataset):\n' + '\n'.join(f'  {k:<11} {v}' for k, v in DATASETS.items()))
-    print('presets (--preset; GPU runs refuse to start without CUDA unless train.device=cpu):\n' +
-          '\n'.join(f"  {k:<16} {'GPU' if p.gpu else 'CPU'}  {p.description}" for k, p in PRESETS.items()))
+    print('presets (--preset; the method each runs; GPU runs refuse to start without CUDA unless train.device=cpu):\n' +
+          '\n'.join(f"  {k:<18} {p.method:<11} {'GPU' if p.gpu else 'CPU'}  {p.description}" for k, p in runnable_presets().items()))
     print('model presets (bench --model; the papers\' networks): cpu_demo, ' + ', '.join(MODEL_PRESETS))
     return 0
 
 def cmd_train(args) -> int:
     "Train: preset + overrides (defaults: SupOnly on the built-in benchmark, the CPU demo); print the final val mIoU."
-    summary = train(run_overrides(args), preset=args.preset, resume=args.resume)
+    summary = train(run_overrides(args), preset=args.preset, resume=args.resume, overwrite=args.overwrite)
     if summary.get('status') != 'done':
         print(f"training {summary.get('status')} at step {summary.get('step')}; continue with `semiseg train --resume ...`")
         return 1
@@ -116,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest='command', metavar='COMMAND')
     p = sub.add_parser('train', help='train a method (default: SupOnly on the built-in benchmark, the CPU demo)')
     _add_run_flags(p)
-    p.add_argument('--resume', action='store_true', help="continue from train.run_dir's last.pt")
+    p.add_argument('--resume', action='store_true', help="continue the run in train.run_dir from its last.pt, with its saved config")
+    p.add_argument('--overwrite', action='store_true', help='replace the run already in train.run_dir (its files are deleted first)')
     p.set_defaults(func=cmd_train)
     p = sub.add_parser('eval', help='score a checkpoint on a dataset')
     p.add_argument('checkpoint', help='a last.pt / best.pt written by semiseg train')
@@ -190,6 +193,6 @@ def main(argv: list[str] | None = None) -> int:
         print("\nrun `semiseg COMMAND --help` for the options of a command")
         return 0
     try: return args.func(args)
-    except (ConfigError, DatasetError, ValueError, CheckpointError, NonFiniteLossError) as e:
-        print(f"semiseg {args.command}: error: {e}", file=sys.stderr)
+    except (ConfigError, DatasetError, ValueError, CheckpointError, NonFiniteLossError, RunDirError, OSError) as e:
+        print(f"semiseg {args.command}: error: {e}", file=sys.stderr)  # one line, no traceback: the message names the file or key
         return 2

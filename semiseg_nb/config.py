@@ -4,15 +4,16 @@
 
 # %% ../nbs/01_config.ipynb #3e318e3f
 from __future__ import annotations
-import dataclasses, difflib, json, types, typing
-from dataclasses import dataclass, field, fields, is_dataclass
+import difflib, json, math, types
+from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 from .core import atomic_write
 
 # %% auto #0
 __all__ = ['ConfigError', 'config_keys', 'type_name', 'convert_value', 'set_key', 'parse_override', 'apply_overrides',
-           'copy_config', 'config_to_dict', 'config_from_dict', 'save_config', 'load_config', 'format_config']
+           'copy_config', 'config_to_dict', 'config_from_dict', 'save_config', 'load_config', 'flatten_config',
+           'config_diff', 'format_diff', 'check_range', 'validate_config', 'format_config']
 
 # %% ../nbs/01_config.ipynb #799874bc
 class ConfigError(ValueError):
@@ -198,6 +199,46 @@ def load_config(cfg_cls, path):
     if not isinstance(data, dict): raise ConfigError(f"config file {path} must hold a JSON object")
     try: return config_from_dict(cfg_cls, data)
     except ConfigError as e: raise ConfigError(f"{path}: {e}") from None
+
+# %% ../nbs/01_config.ipynb #bcb9634f
+def flatten_config(cfg) -> dict:
+    "{'a.b': value} for every leaf of a dataclass config or of its nested-dict form."
+    d = config_to_dict(cfg) if is_dataclass(cfg) else cfg
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict): out.update({f'{k}.{kk}': vv for kk, vv in flatten_config(v).items()})
+        else: out[k] = v
+    return out
+
+def config_diff(old, new, ignore=()) -> list[tuple[str, Any, Any]]:
+    "[(key, old value, new value)] for the leaves of two configs (dataclasses or dicts) that differ, keys in `ignore` left out."
+    a, b = flatten_config(old), flatten_config(new)
+    return [(k, a.get(k), b.get(k)) for k in sorted(a.keys() | b.keys()) if k not in set(ignore) and a.get(k) != b.get(k)]
+
+def format_diff(diff, first: int = 5) -> str:
+    "'key (was X, now Y), ...' for the first few entries of `config_diff`."
+    shown = ', '.join(f'{k} (was {a!r}, now {b!r})' for k, a, b in diff[:first])
+    return shown + (f' and {len(diff) - first} more' if len(diff) > first else '')
+
+# %% ../nbs/01_config.ipynb #c3924cd9
+def check_range(key: str, value, low=None, high=None, low_open: bool = False, high_open: bool = False):
+    "`ConfigError` naming `key`, `value` and the range unless `low <= value <= high` (`<` on an open side; None = unbounded)."
+    ok = ((low is None or (value > low if low_open else value >= low)) and
+          (high is None or (value < high if high_open else value <= high)))
+    if ok and not (isinstance(value, float) and math.isnan(value)): return
+    if low is not None and high is not None:
+        allowed = f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    elif low is not None: allowed = f"{'>' if low_open else '>='} {low}"
+    else: allowed = f"{'<' if high_open else '<='} {high}"
+    raise ConfigError(f"{key}={value!r} is out of range: it must be {allowed}")
+
+def validate_config(cfg, prefix: str = ''):
+    "Call `check(prefix)` of `cfg` and of every nested config section that defines one; the first bad value raises."
+    for f in fields(cfg):
+        v = getattr(cfg, f.name)
+        if is_dataclass(v): validate_config(v, f'{prefix}{f.name}.')
+    if hasattr(cfg, 'check'): cfg.check(prefix)
+    return cfg
 
 # %% ../nbs/01_config.ipynb #144a05da
 def format_config(cfg) -> str:

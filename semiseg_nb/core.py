@@ -4,14 +4,15 @@
 
 # %% ../nbs/00_core.ipynb #8a0de9c8
 from __future__ import annotations
-import os, random, tempfile
+import math, os, random, tempfile
 from pathlib import Path
 import numpy as np
 import torch
 
 # %% auto #0
 __all__ = ['IN_TEST', 'IGNORE', 'in_test', 'tiny_if_testing', 'valid_mask', 'seed_everything', 'make_generator',
-           'available_devices', 'get_device', 'masked_mean', 'one_hot_ignore', 'atomic_write']
+           'available_devices', 'get_device', 'masked_mean', 'one_hot_ignore', 'WriteError', 'atomic_write',
+           'remove_temp_files', 'nan_to_none']
 
 # %% ../nbs/00_core.ipynb #1e2f42b9
 def in_test() -> bool:
@@ -106,18 +107,44 @@ def one_hot_ignore(labels: torch.Tensor, num_classes: int, ignore_index: int = I
     return onehot.movedim(-1, 1) if labels.ndim > 1 else onehot
 
 # %% ../nbs/00_core.ipynb #a0725a51
+class WriteError(OSError):
+    "Writing a file failed (full disk, no permission, ...); the message names the file and says what was kept."
+
+def _umask() -> int:
+    mask = os.umask(0); os.umask(mask)
+    return mask
+
 def atomic_write(path, write, binary: bool = False) -> Path:
     """Call `write(f)` on a temporary file next to `path` (text, or bytes if `binary`), fsync it, then `os.replace`
-    it onto `path`. On any error the temporary file is removed and `path` keeps its old content. Returns `path`."""
+    it onto `path` with the permissions of a plainly created file. On any error the temporary file is removed and
+    `path` keeps its old content; an `OSError` becomes a `WriteError` naming `path`. Returns `path`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix='.tmp')
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix='.tmp')
+    except OSError as e:
+        raise WriteError(e.errno, f"cannot write {path}: {e.strerror or e}") from None
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0o600; every file of a run folder should read alike
         with os.fdopen(fd, 'wb' if binary else 'w') as f:
             write(f)
             f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)  # readers see the old file or the new one, never half of one
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError) and not isinstance(e, WriteError):
+            kept = 'its previous content is kept' if path.exists() else 'nothing was written'
+            raise WriteError(e.errno, f"cannot write {path}: {e.strerror or e} ({kept})") from None
         raise
     return path
+
+def remove_temp_files(folder) -> list[Path]:
+    "Delete the `*.tmp` files `atomic_write` leaves in `folder` when its process is killed mid-write; return them."
+    folder = Path(folder)
+    found = sorted(folder.glob('*.tmp')) if folder.is_dir() else []
+    for p in found: p.unlink(missing_ok=True)
+    return found
+
+def nan_to_none(values) -> list:
+    "Floats for JSON: NaN (e.g. the IoU of a class absent from the data) becomes None."
+    return [None if isinstance(v, float) and math.isnan(v) else v for v in values]

@@ -4,23 +4,20 @@
 
 # %% ../nbs/15_experiment.ipynb #15769d38
 from __future__ import annotations
-import importlib, json, math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, make_dataclass, replace
 from pathlib import Path
 from typing import Literal
 from torch import nn
-from .core import atomic_write, get_device, seed_everything
-from .config import ConfigError, apply_overrides, config_from_dict, config_to_dict, load_config
+from .core import get_device, seed_everything
+from .config import ConfigError, apply_overrides, check_range, config_diff, format_diff, load_config, validate_config
 from .models import MODEL_PRESETS, ModelConfig, build_model, tiny_model_config
-from .learner import CheckpointError, DistInfo, Learner, Method, TrainConfig, init_distributed, load_checkpoint
-from .metrics import evaluate, format_iou_table
-from .methods.cac import CACConfig
-from .methods.pc2seg import PC2SegConfig
+from .learner import DistInfo, Learner, TrainConfig, init_distributed, run_local
+from .methods.base import METHODS, Method, method_spec
 
 # %% auto #0
-__all__ = ['DATASETS', 'METHODS', 'PRESETS', 'DataConfig', 'check_data_config', 'build_datasets', 'method_class', 'build_method',
-           'ExperimentConfig', 'Preset', 'experiment_config', 'build_loaders', 'eval_settings', 'train', 'run_state',
-           'train_many', 'load_method', 'evaluate_checkpoint']
+__all__ = ['DATASETS', 'ExperimentConfig', 'PRESETS', 'DataConfig', 'check_data_config', 'build_datasets', 'check_datasets',
+           'build_method', 'ExperimentBase', 'experiment_config_type', 'Preset', 'runnable_presets',
+           'experiment_config', 'build_loaders', 'eval_settings', 'resumed_config', 'train']
 
 # %% ../nbs/15_experiment.ipynb #926f0b1d
 DATASETS = {  # data.dataset -> what it is and what data.root must point at
@@ -53,6 +50,17 @@ class DataConfig:
     eval_mode: Literal['whole', 'sliding'] = 'whole'  # VOC-style whole images, or Cityscapes-style sliding windows
     eval_crop: int = 0                # sliding-window side; 0 = crop
     eval_flip: bool = False           # average each prediction with its mirror image
+    resize: float = 1.0               # every image and mask scaled by this factor when read (masks nearest), for training and evaluation alike (C3: Cityscapes at 0.5 = 1024×512)
+
+    def check(self, prefix: str = 'data.'):
+        "`ConfigError` naming the first numeric value out of its range (`config.validate_config` calls this)."
+        check_range(prefix + 'fraction', self.fraction, 0, 1, low_open=True)
+        for key in ('n_train', 'n_val', 'size', 'crop'): check_range(prefix + key, getattr(self, key), 1)
+        for key in ('crop_width', 'eval_crop', 'seed'): check_range(prefix + key, getattr(self, key), 0)
+        check_range(prefix + 'hflip', self.hflip, 0, 1)
+        check_range(prefix + 'resize', self.resize, 0, low_open=True)
+        lo, hi = self.scale
+        if not 0 < lo <= hi: raise ConfigError(f"{prefix}scale={self.scale!r} is out of range: it must be (low, high) with 0 < low <= high")
 
     @property
     def crop_size(self) -> tuple[int, int]:
@@ -73,15 +81,20 @@ def check_data_config(data: DataConfig):
         raise ConfigError(f"data.root is empty; dataset {data.dataset!r} is {DATASETS[data.dataset]}")
     if data.dataset == 'folder' and not data.val_root:
         raise ConfigError("data.val_root is empty: dataset 'folder' needs a validation folder with the same layout as data.root")
-    if not 0 < data.fraction <= 1: raise ConfigError(f"data.fraction must be in (0, 1], got {data.fraction!r}")
-    if data.crop < 1 or data.crop_width < 0: raise ConfigError(f"data.crop must be >= 1 and data.crop_width >= 0, got {data.crop}, {data.crop_width}")
-    lo, hi = data.scale
-    if not 0 < lo <= hi: raise ConfigError(f"data.scale must be (low, high) with 0 < low <= high, got {data.scale!r}")
+    data.check('data.')
 
 def build_datasets(data: DataConfig) -> dict:
-    """{'labeled', 'unlabeled', 'val'}: three `SegDataset`s for `data` (see the table `DATASETS`); bad paths, splits
-    or id lists raise `ConfigError`/`DatasetError` naming the key or the file."""
+    """{'labeled', 'unlabeled', 'val'}: three `SegDataset`s for `data` (see the table `DATASETS`), each resized by
+    `data.resize` when it is not 1; bad paths, splits or id lists raise `ConfigError`/`DatasetError` naming the key
+    or the file."""
     check_data_config(data)
+    sets = _read_datasets(data)
+    if data.resize != 1:  # the same fixed resize for training and evaluation: scores are at the reduced size
+        from semiseg_nb.data.datasets import resize_dataset
+        sets = {k: None if v is None else resize_dataset(v, data.resize) for k, v in sets.items()}
+    return sets
+
+def _read_datasets(data: DataConfig) -> dict:
     if data.dataset == 'synthetic':
         from semiseg_nb.data.synthetic import synthetic_splits
         sets = synthetic_splits(data.n_train, data.fraction, data.n_val, 0, data.size, data.seed, data.context_bias)
@@ -103,43 +116,70 @@ def build_datasets(data: DataConfig) -> dict:
     else: labeled, unlabeled = make_split(full.ids, data.fraction, data.seed)
     return {'labeled': full.subset(labeled), 'unlabeled': full.subset(unlabeled) if unlabeled else None, 'val': val}
 
+def check_datasets(sets: dict):
+    """Cheap checks before the first step, so a data error does not wait for the first evaluation: the training and
+    validation class lists agree, and the first and last item of every split can be read and hold valid masks.
+    `DatasetError` naming the split, the item and what is wrong."""
+    from semiseg_nb.data.datasets import DatasetError, check_item
+    train_classes, val_classes = list(sets['labeled'].classes), list(sets['val'].classes)
+    if train_classes != val_classes:
+        raise DatasetError(f"the training data has {len(train_classes)} classes {train_classes} but the validation data has "
+                           f"{len(val_classes)} {val_classes}: a model trained on one cannot be scored on the other; "
+                           "give both the same class list")
+    for split, ds in sets.items():
+        if ds is None: continue
+        if len(ds) == 0: raise DatasetError(f"the {split} split of {ds.name!r} is empty")
+        for i in sorted({0, len(ds) - 1}):
+            where = f"{split} data {ds.name!r}, item {i} (id {ds.ids[i]!r})"
+            try: img, mask = ds[i]
+            except DatasetError as e: raise DatasetError(f"{where}: {e}") from None
+            except OSError as e: raise DatasetError(f"{where} cannot be read: {e}") from None
+            problems = check_item(img, mask, ds.num_classes)
+            if problems: raise DatasetError(f"{where}: {'; '.join(problems)}")
+
 # %% ../nbs/15_experiment.ipynb #7261d197
-METHODS = {  # method name -> (module, class, the ExperimentConfig section holding its settings or None)
-    'supervised': ('semiseg_nb.methods.supervised', 'SupOnly', None),
-    'cac': ('semiseg_nb.methods.cac', 'CAC', 'cac'),
-    'pc2seg': ('semiseg_nb.methods.pc2seg', 'PC2Seg', 'pc2seg'),
-}
-
-def method_class(name: str) -> type:
-    "The `Method` subclass called `name` (a key of `METHODS`), imported on first use."
-    if name not in METHODS: raise ConfigError(f"unknown method {name!r}; valid: {', '.join(METHODS)}")
-    module, cls, _ = METHODS[name]
-    return getattr(importlib.import_module(module), cls)
-
-def build_method(name: str, model: nn.Module, num_classes: int, cfg: ExperimentConfig | None = None) -> Method:
-    "The `Method` called `name` around `model`, with its settings from `cfg` (its section, e.g. `cfg.cac`) if given."
-    section = METHODS.get(name, (None, None, None))[2]
-    kwargs = {'config': getattr(cfg, section)} if (section and cfg is not None) else {}
-    return method_class(name)(model, num_classes=num_classes, **kwargs)
+def build_method(name: str, model, num_classes: int, cfg: ExperimentBase | None = None) -> Method:
+    """The method registered as `name` (`methods.base.METHODS`) around `model` — a factory returning a freshly built
+    network (methods with several networks call it once each), or one built network — with its settings from `cfg`
+    (its section `cfg.<name>`, when the method has a config)."""
+    spec = method_spec(name)
+    config = getattr(cfg, name) if (cfg is not None and spec.config is not None) else None
+    make_model = (lambda: model) if isinstance(model, nn.Module) else model
+    return spec.load().build(make_model, num_classes, config)
 
 @dataclass
-class ExperimentConfig:
-    method: str = 'supervised'        # a key of METHODS
+class ExperimentBase:
+    method: str = 'supervised'        # a key of methods.base.METHODS (`semiseg list`)
     preset: str = 'cpu_demo'          # the PRESETS entry these values started from (recorded; set it with `experiment_config`)
     data: DataConfig = field(default_factory=DataConfig)     # what to train on
     model: ModelConfig = field(default_factory=ModelConfig)  # the network (ModelConfig's defaults: DeepLabv3+ R101)
     train: TrainConfig = field(default_factory=TrainConfig)  # the loop (TrainConfig's defaults: UniMatch's VOC recipe)
-    cac: CACConfig = field(default_factory=CACConfig)        # CAC's settings (used when method=cac)
-    pc2seg: PC2SegConfig = field(default_factory=PC2SegConfig)  # PC2Seg's settings (used when method=pc2seg)
+
+_CONFIG_TYPES: dict = {}
+
+def experiment_config_type() -> type:
+    """The experiment config class: `ExperimentBase` plus one section per registered method that has a config
+    dataclass (`cac: CACConfig`, `pc2seg: PC2SegConfig`, ...), in registry order; built again when the registry
+    changes, so a method registered later has its section too."""
+    sections = tuple((name, spec.config_class()) for name, spec in METHODS.items() if spec.config is not None)
+    if sections not in _CONFIG_TYPES:
+        _CONFIG_TYPES[sections] = make_dataclass(
+            'ExperimentConfig', [(name, cls, field(default_factory=cls)) for name, cls in sections], bases=(ExperimentBase,),
+            namespace={'__module__': __name__, '__doc__': 'One run: data, model, loop, method name, and every registered '
+                       "method's settings (section = the method's name; only the chosen method's is used)."})
+    return _CONFIG_TYPES[sections]
+
+ExperimentConfig = experiment_config_type()  # the built-in methods' sections; call experiment_config_type() after registering one
 
 # %% ../nbs/15_experiment.ipynb #5a8dcb4b
 @dataclass(frozen=True)
 class Preset:
-    "A named starting point: the model, overrides of every other section, and whether it needs a GPU."
+    "A named starting point: the method it runs, the model, overrides of every other section, and whether it needs a GPU."
     description: str
     model: ModelConfig
     overrides: tuple[str, ...] = ()
     gpu: bool = True
+    method: str = 'supervised'        # the method the preset runs (a `method=` override still wins: the SupOnly row of a table)
 
 _CPU_MODEL = tiny_model_config(output_stride=16, aspp_rates=(1, 2, 3))  # 4×4 layer4 map at 64 px: rates 1/2/3
 _VOC = ('data.dataset=voc', 'data.train_split=train', 'data.val_split=val', 'data.eval_mode=whole', 'data.scale=0.5,2.0')
@@ -153,67 +193,77 @@ PRESETS = {
         ('data.dataset=synthetic', 'data.fraction=0.125', 'data.size=64', 'data.crop=64', 'data.scale=1.0,1.0',
          'train.optimizer=adamw', 'train.lr_backbone=0.003', 'train.lr_head=0.003', 'train.weight_decay=0.0001',
          'train.batch_size_l=16', 'train.batch_size_u=16', 'train.steps=1500', 'train.eval_every=500',
-         'train.eval_batch_size=64', 'train.run_dir=runs/cpu_demo'), gpu=False),
+         'train.eval_batch_size=64', 'train.run_dir=runs/cpu_demo'), gpu=False, method='supervised'),
     'uccl_voc': Preset(
         'UCCL / UniMatch on VOC: DeepLabv3+ R50 (ImageNet), crop 321, 8 labeled + 8 unlabeled, SGD 1e-3 backbone / '
         '1e-2 head, 80 epochs, whole-image eval', MODEL_PRESETS['uccl'],
         _VOC + _SGD + ('data.crop=321', 'train.batch_size_l=8', 'train.batch_size_u=8', 'train.lr_backbone=0.001',
-                       'train.lr_head=0.01', 'train.epochs=80', 'train.run_dir=runs/uccl_voc')),
+                       'train.lr_head=0.01', 'train.epochs=80', 'train.run_dir=runs/uccl_voc'), method='uccl'),
     'uccl_cityscapes': Preset(
         'UCCL / UniMatch on Cityscapes: DeepLabv3+ R50 (ImageNet), crop 801, 8 + 8 images, SGD 5e-3 / 5e-2, '
         '240 epochs, sliding-window eval', MODEL_PRESETS['uccl'],
         _CITY + _SGD + ('data.crop=801', 'train.batch_size_l=8', 'train.batch_size_u=8', 'train.lr_backbone=0.005',
-                        'train.lr_head=0.05', 'train.epochs=240', 'train.run_dir=runs/uccl_cityscapes')),
+                        'train.lr_head=0.05', 'train.epochs=240', 'train.run_dir=runs/uccl_cityscapes'), method='uccl'),
     'cac_voc': Preset(
         'CAC on VOC: DeepLabv3+ R101 (ImageNet, projector 256-256-128), crop 320, 8 + 8 images, SGD 1e-3 / 1e-2, '
         '80 epochs, whole-image eval', MODEL_PRESETS['cac'],
         _VOC + _SGD + ('data.crop=320', 'train.batch_size_l=8', 'train.batch_size_u=8', 'train.lr_backbone=0.001',
-                       'train.lr_head=0.01', 'train.epochs=80', 'train.run_dir=runs/cac_voc')),
+                       'train.lr_head=0.01', 'train.epochs=80', 'train.run_dir=runs/cac_voc'), method='cac'),
     'cac_cityscapes': Preset(
         'CAC on Cityscapes: DeepLabv3+ R101 (ImageNet, projector), crop 720, 8 + 8 images, SGD 1e-2 / 1e-1, '
         '80 epochs, sliding-window eval', MODEL_PRESETS['cac'],
         _CITY + _SGD + ('data.crop=720', 'train.batch_size_l=8', 'train.batch_size_u=8', 'train.lr_backbone=0.01',
-                        'train.lr_head=0.1', 'train.epochs=80', 'train.run_dir=runs/cac_cityscapes')),
+                        'train.lr_head=0.1', 'train.epochs=80', 'train.run_dir=runs/cac_cityscapes'), method='cac'),
     'pc2seg_voc': Preset(
         'PC2Seg on VOC: DeepLabv3+ R101 (ImageNet), contrast on layer4 (linear 2048→128 heads), crop 321, 8 + 8 images, '
         'SGD 1e-3 / 1e-2, 80 epochs (the paper defers its schedule to a supplement we do not have: UniMatch\'s VOC recipe)',
         replace(MODEL_PRESETS['pc2seg'], projector='none'),   # the method owns both heads (separate, paper §3.2)
         _VOC + _SGD + ('data.crop=321', 'train.batch_size_l=8', 'train.batch_size_u=8', 'train.lr_backbone=0.001',
-                       'train.lr_head=0.01', 'train.epochs=80', 'train.run_dir=runs/pc2seg_voc')),
+                       'train.lr_head=0.01', 'train.epochs=80', 'train.run_dir=runs/pc2seg_voc'), method='pc2seg'),
     'pc2seg_cityscapes': Preset(
         'PC2Seg on Cityscapes: DeepLabv3+ R101 (ImageNet), contrast on layer4, crop 801, 8 + 8 images, SGD 5e-3 / 5e-2, '
         '240 epochs, sliding-window eval (schedule: UniMatch\'s Cityscapes recipe, as for VOC)',
         replace(MODEL_PRESETS['pc2seg'], projector='none'),
         _CITY + _SGD + ('data.crop=801', 'train.batch_size_l=8', 'train.batch_size_u=8', 'train.lr_backbone=0.005',
-                        'train.lr_head=0.05', 'train.epochs=240', 'train.run_dir=runs/pc2seg_cityscapes')),
+                        'train.lr_head=0.05', 'train.epochs=240', 'train.run_dir=runs/pc2seg_cityscapes'), method='pc2seg'),
     'c3_cityscapes': Preset(
         'C3-SemiSeg on Cityscapes: DeepLabv2 R101 (ImageNet), crop 256×512, 16 + 16 images, Adam 1.2e-4 poly, '
-        '25,000 iterations (the paper also halves Cityscapes to 1024×512 first; resize your copy to match)',
+        '25,000 iterations on Cityscapes halved to 1024×512 as in the paper (data.resize=0.5, training and evaluation)',
         MODEL_PRESETS['c3'],
-        _CITY + ('data.crop=256', 'data.crop_width=512', 'train.batch_size_l=16', 'train.batch_size_u=16',
+        _CITY + ('data.resize=0.5', 'data.crop=256', 'data.crop_width=512', 'train.batch_size_l=16', 'train.batch_size_u=16',
                  'train.optimizer=adam', 'train.lr_backbone=0.00012', 'train.lr_head=0.00012', 'train.poly_power=0.9',
-                 'train.steps=25000', 'train.amp=bf16', 'train.run_dir=runs/c3_cityscapes')),
+                 'train.steps=25000', 'train.amp=bf16', 'train.run_dir=runs/c3_cityscapes'), method='c3'),
     'ctt_voc': Preset(
         'CTT on VOC: DeepLabv2 R101 (ImageNet), crop 321, batch 10, SGD 2.5e-4, 80,000 iterations, whole-image eval',
         MODEL_PRESETS['ctt'],
         _VOC + _SGD + ('data.crop=321', 'train.batch_size_l=10', 'train.batch_size_u=10', 'train.lr_backbone=0.00025',
-                       'train.lr_head=0.00025', 'train.steps=80000', 'train.run_dir=runs/ctt_voc')),
+                       'train.lr_head=0.00025', 'train.steps=80000', 'train.run_dir=runs/ctt_voc'), method='ctt'),
     'ctt_cityscapes': Preset(
         'CTT on Cityscapes: DeepLabv2 R101 (ImageNet), crop 256×512, batch 2, SGD 2.5e-4, 80,000 iterations, '
         'sliding-window eval', MODEL_PRESETS['ctt'],
         _CITY + _SGD + ('data.crop=256', 'data.crop_width=512', 'train.batch_size_l=2', 'train.batch_size_u=2',
                         'train.lr_backbone=0.00025', 'train.lr_head=0.00025', 'train.steps=80000',
-                        'train.run_dir=runs/ctt_cityscapes')),
+                        'train.run_dir=runs/ctt_cityscapes'), method='ctt'),
 }
 
-def experiment_config(preset: str = 'cpu_demo', overrides: list[str] | None = None) -> ExperimentConfig:
-    "The `ExperimentConfig` of PRESETS[`preset`] with `'a.b=value'` overrides applied on top (typos get a did-you-mean)."
-    if preset not in PRESETS: raise ConfigError(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
+def runnable_presets() -> dict[str, Preset]:
+    "The presets whose method is registered (`semiseg list` shows these; the others wait for their method's notebook)."
+    return {name: p for name, p in PRESETS.items() if p.method in METHODS}
+
+def experiment_config(preset: str = 'cpu_demo', overrides: list[str] | None = None) -> ExperimentBase:
+    """The experiment config of PRESETS[`preset`] (its method, model and values) with `'a.b=value'` overrides applied on
+    top (typos get a did-you-mean), every value checked against its range (`config.validate_config`). A method that
+    is not registered (a preset of a paper still to come) is a `ConfigError` saying so."""
+    if preset not in PRESETS: raise ConfigError(f"unknown preset {preset!r}; valid: {', '.join(runnable_presets())}")
     p = PRESETS[preset]
-    cfg = apply_overrides(ExperimentConfig(preset=preset, model=replace(p.model)), list(p.overrides))
-    cfg = apply_overrides(cfg, overrides or [])
+    cfg = experiment_config_type()(preset=preset, method=p.method, model=replace(p.model))
+    cfg = apply_overrides(apply_overrides(cfg, list(p.overrides)), overrides or [])
     if cfg.preset != preset: raise ConfigError(f"set the preset with --preset (or experiment_config(preset=...)), not preset={cfg.preset}")
-    return cfg
+    if cfg.method not in METHODS:
+        whose = f" (the method of preset {preset!r})" if cfg.method == p.method else ''
+        raise ConfigError(f"method {cfg.method!r}{whose} is not implemented yet; implemented: {', '.join(METHODS)}. "
+                          f"Presets that run: {', '.join(runnable_presets())}")
+    return validate_config(cfg)
 
 # %% ../nbs/15_experiment.ipynb #afe2ac67
 def build_loaders(data: DataConfig, views, train: TrainConfig, sets: dict | None = None,
@@ -235,7 +285,7 @@ def build_loaders(data: DataConfig, views, train: TrainConfig, sets: dict | None
                       num_workers=train.num_workers, seed=train.seed, rank=d.rank, world_size=d.world_size)
     return {'train': pl, 'val': LabeledSet(sets['val'], data.crop_size, augment=False)}, sets
 
-def eval_settings(cfg: ExperimentConfig) -> dict:
+def eval_settings(cfg: ExperimentBase) -> dict:
     """`Learner(eval_kwargs=...)` for `cfg`: whole images padded to a multiple of the output stride, or sliding
     windows of `data.eval_crop` (default the training crop); real datasets are scored one image at a time
     (their images differ in size)."""
@@ -247,140 +297,46 @@ def eval_settings(cfg: ExperimentConfig) -> dict:
     if data.dataset != 'synthetic': kw['batch_size'] = 1
     return kw
 
-def _check_device(cfg: ExperimentConfig, overrides: list[str]):
+def _check_device(cfg: ExperimentBase, overrides: list[str]):
     "A GPU preset on a machine without CUDA stops here, unless the user asked for the CPU explicitly."
     if not PRESETS[cfg.preset].gpu or any(o.split('=')[0].strip() == 'train.device' for o in overrides): return
     if get_device(cfg.train.device).type != 'cuda':
         raise ConfigError(f"preset {cfg.preset!r} is a GPU run ({PRESETS[cfg.preset].description}); no CUDA device "
                           "here. Use the CPU demo (a bare `semiseg train`), or force it with train.device=cpu")
 
-def train(overrides: list[str] | None = None, preset: str = 'cpu_demo', cfg: ExperimentConfig | None = None,
-          resume: bool | str = False, until: int | None = None) -> dict:
+def resumed_config(cfg: ExperimentBase, overrides: list[str]) -> ExperimentBase:
+    """The config to resume the run in `cfg.train.run_dir` with: the one saved in its config.json, with `overrides`
+    applied; an override that changes anything but the run-local keys (`learner.RUN_LOCAL_KEYS`) is a `ConfigError`
+    naming the keys and both values. No config.json yet: `cfg` itself."""
+    path = Path(cfg.train.run_dir) / 'config.json'
+    if not path.is_file(): return cfg
+    saved = load_config(experiment_config_type(), path)
+    wanted = apply_overrides(saved, overrides)
+    changed = [d for d in config_diff(saved, wanted) if not run_local(d[0])]
+    if changed:
+        raise ConfigError(f"cannot resume the run in {path.parent} with a changed config: {format_diff(changed)}; nothing was "
+                          "changed. Resume without these overrides, or train the new config into a new --run-dir")
+    return validate_config(wanted)
+
+def train(overrides: list[str] | None = None, preset: str = 'cpu_demo', cfg: ExperimentBase | None = None,
+          resume: bool | str = False, until: int | None = None, overwrite: bool = False) -> dict:
     """Run one experiment: PRESETS[`preset`] (or `cfg`) with `'a.b=value'` overrides (e.g. `train.steps=200`,
-    `method=supervised`, `data.fraction=1`), seeded, under torchrun if launched so. `resume=True` continues from
-    `train.run_dir/last.pt`; `until` pauses after that many steps (last.pt written). Returns `Learner.fit`'s summary.
+    `method=cac`, `data.fraction=1`), seeded, under torchrun if launched so. `resume=True` continues the run in
+    `train.run_dir` from its last.pt with the config saved there (overrides may change only run-local keys); a folder
+    that already holds a run is refused unless `resume` or `overwrite=True`. The data is checked before the first
+    step (`check_datasets`). `until` pauses after that many steps (last.pt written). Returns `Learner.fit`'s summary.
     This is what `semiseg train` calls."""
     overrides = list(overrides or [])
-    cfg = apply_overrides(cfg, overrides) if cfg is not None else experiment_config(preset, overrides)
+    cfg = validate_config(apply_overrides(cfg, overrides)) if cfg is not None else experiment_config(preset, overrides)
+    if resume: cfg = resumed_config(cfg, overrides)
     _check_device(cfg, overrides)
     info = init_distributed()
     seed_everything(cfg.train.seed)  # same model init on every process (DDP also broadcasts rank 0's)
     sets = build_datasets(cfg.data)
+    check_datasets(sets)
     num_classes = sets['labeled'].num_classes
-    method = build_method(cfg.method, build_model(cfg.model, num_classes), num_classes, cfg)
+    method = build_method(cfg.method, lambda: build_model(cfg.model, num_classes), num_classes, cfg)
     loaders, sets = build_loaders(cfg.data, method.views, cfg.train, sets, info)  # the method's views (its config may change them)
-    if cfg.train.epochs > 0:  # the papers that count epochs: one epoch = one pass of the loader (the longer stream)
-        cfg.train.steps = math.ceil(cfg.train.epochs * len(loaders['train']))
     learner = Learner(method, loaders, cfg.train, num_classes, list(sets['labeled'].classes), config=cfg,
-                      eval_kwargs=eval_settings(cfg))
-    method.prepare(sets, resuming=bool(resume))  # on the run's device; e.g. CAC §3.5 trains its CAM network here
-    return learner.fit(resume=resume, until=until)
-
-# %% ../nbs/15_experiment.ipynb #4c778c42
-_RUN_LOCAL_KEYS = ('train.run_dir', 'train.progress')  # where a run lives and how it prints: not part of the experiment
-
-def _flat(d: dict, prefix: str = '') -> dict:
-    "{'a': {'b': 1}} -> {'a.b': 1}"
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict): out.update(_flat(v, f'{prefix}{k}.'))
-        else: out[prefix + k] = v
-    return out
-
-def run_state(run_dir, cfg: ExperimentConfig) -> str:
-    """'new', 'done' or 'partial' for the run folder `run_dir` that should hold the experiment `cfg`; a folder whose
-    config.json differs from `cfg` raises a ConfigError naming the keys (nothing in it is touched)."""
-    run_dir = Path(run_dir)
-    if not (run_dir / 'config.json').is_file(): return 'new'
-    saved = _flat(config_to_dict(load_config(ExperimentConfig, run_dir / 'config.json')))
-    wanted = _flat(config_to_dict(cfg))
-    skip = set(_RUN_LOCAL_KEYS) | ({'train.steps'} if cfg.train.epochs > 0 else set())  # epochs fix steps at run time
-    differ = sorted(k for k in wanted.keys() | saved.keys() if k not in skip and wanted.get(k) != saved.get(k))
-    if differ:
-        shown = ', '.join(f'{k} (folder: {saved.get(k)!r}, asked: {wanted.get(k)!r})' for k in differ[:5])
-        raise ConfigError(f"{run_dir} holds a run of another config: {shown}; nothing was overwritten. "
-                          "Use another run name or folder, or delete that one")
-    report = run_dir / 'report.json'
-    if report.is_file() and json.loads(report.read_text()).get('status') == 'done': return 'done'
-    return 'partial' if (run_dir / 'last.pt').is_file() else 'new'
-
-def train_many(runs: dict[str, list[str]], root, preset: str = 'cpu_demo', parallel: int = 1,
-               env: dict | None = None, reuse: bool = True) -> dict[str, dict]:
-    """Train each `runs[name]` (a list of `key=value` overrides of `preset`) with `semiseg train` in its own process,
-    run dir `root/name`, at most `parallel` at once. Returns {name: report.json contents}. With `reuse`, finished
-    runs of the same config are read back, paused ones resumed (`run_state`); `reuse=False` trains them all afresh."""
-    import subprocess, sys, time
-    root = Path(root)
-    jobs = {}
-    for name, overrides in runs.items():  # every config is checked (and every folder compared) before any launch
-        overrides = [*overrides, f'train.run_dir={root / name}', 'train.progress=false']
-        state = run_state(root / name, experiment_config(preset, overrides)) if reuse else 'new'
-        if state != 'done': jobs[name] = (['--resume'] if state == 'partial' else []) + overrides
-    root.mkdir(parents=True, exist_ok=True)
-    code = 'import sys; from semiseg_nb.cli import main; sys.exit(main(sys.argv[1:]))'
-    queue, active, failed = list(jobs.items()), {}, {}
-    while queue or active:
-        while queue and len(active) < max(1, parallel):
-            name, args = queue.pop(0)
-            log = open(root / f'{name}.log', 'a' if args[0] == '--resume' else 'w')
-            cmd = [sys.executable, '-c', code, 'train', '--preset', preset, *args]
-            active[name] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log)
-        for name, (proc, log) in list(active.items()):
-            if proc.poll() is None: continue
-            log.close()
-            if proc.returncode != 0: failed[name] = (root / f'{name}.log').read_text()[-1500:]
-            del active[name]
-        time.sleep(0.2)
-    if failed:
-        name, tail = next(iter(failed.items()))
-        raise RuntimeError(f"{len(failed)} run(s) failed ({', '.join(failed)}); {name}: {tail}")
-    return {name: json.loads((root / name / 'report.json').read_text()) for name in runs}
-
-# %% ../nbs/15_experiment.ipynb #cc378e1a
-def load_method(path, overrides: list[str] | None = None, device: str = 'cpu', action: str = 'load') -> tuple:
-    """Rebuild the trained method of checkpoint `path` (a Learner's last.pt / best.pt) from the config it carries,
-    with `overrides` applied, its weights loaded, on `device`, in eval mode; nothing is downloaded. Returns
-    (method, cfg, datasets) — `datasets` is `build_datasets(cfg.data)`, so `datasets['val']` is the run's
-    validation split. For figures and analyses of a finished run; `method.model` is the network.
-    A missing, corrupt or foreign checkpoint raises `CheckpointError` naming `path` ("cannot {action}: ...")."""
-    try: state = load_checkpoint(path)
-    except CheckpointError as e: raise CheckpointError(str(e).replace('cannot resume', f'cannot {action}')) from None
-    if not isinstance(state.get('config'), dict) or 'model' not in state['config']:
-        raise CheckpointError(f"cannot {action}: checkpoint {path} holds no experiment config (was it written by semiseg train?)")
-    cfg = apply_overrides(config_from_dict(ExperimentConfig, state['config']), list(overrides or []))
-    cfg.model = replace(cfg.model, weights=None)  # the weights come from the checkpoint, nothing is downloaded
-    sets = build_datasets(cfg.data)
-    num_classes = sets['val'].num_classes
-    method = build_method(cfg.method, build_model(cfg.model, num_classes), num_classes, cfg)
-    try: method.load_state_dict(state['method'])
-    except RuntimeError as e: raise CheckpointError(f"checkpoint {path} does not fit its own config: {e}") from None
-    method.checkpoint_step = state['step']  # the step the weights were saved at
-    return method.to(get_device(device)).eval(), cfg, sets
-
-def evaluate_checkpoint(path, overrides: list[str] | None = None, device: str = 'auto', flip: bool = False,
-                        out=None) -> dict:
-    """Score the weights of checkpoint `path` (a Learner's last.pt / best.pt) on its run's validation split, with
-    `data.*` overrides. Writes the JSON report to `out` (default: eval_<stem>.json beside `path`) and returns
-    {'miou', 'iou' (per class name), 'pixel_acc', 'n_images', 'dataset', 'split', 'table', 'report'}."""
-    from torch.utils.data import DataLoader
-    from semiseg_nb.data.loaders import LabeledSet
-    overrides = list(overrides or [])
-    not_data = [o for o in overrides if not o.split('=')[0].strip().startswith('data.')]
-    if not_data: raise ConfigError(f"eval takes data.* overrides only (the model and method come from the checkpoint), got {not_data}")
-    method, cfg, sets = load_method(path, overrides, device, action='evaluate')
-    val = sets['val']
-    num_classes = val.num_classes
-    kw = eval_settings(cfg)
-    batch_size = kw.pop('batch_size', cfg.train.eval_batch_size)
-    kw['flip'] = kw['flip'] or flip
-    dev = get_device(device)
-    loader = DataLoader(LabeledSet(val, cfg.data.crop_size, augment=False), batch_size=batch_size)
-    res = evaluate(method.eval_model, loader, num_classes, device=dev, **kw)
-    names = list(val.classes)
-    out = Path(out) if out is not None else Path(path).with_name(f"eval_{Path(path).stem}.json")
-    report = {'checkpoint': str(path), 'step': method.checkpoint_step, 'dataset': cfg.data.dataset,
-              'split': cfg.data.val_split if cfg.data.dataset != 'synthetic' else 'val', 'n_images': res['n_images'],
-              'miou': res['miou'], 'pixel_acc': res['pixel_acc'], 'eval': kw,
-              'iou': {n: (None if math.isnan(v) else v) for n, v in zip(names, res['iou'].tolist())}}
-    atomic_write(out, lambda f: json.dump(report, f, indent=2))
-    return {**report, 'table': format_iou_table(res['iou'], names), 'report': str(out)}
+                      eval_kwargs=eval_settings(cfg), datasets=sets)
+    return learner.fit(resume=resume, until=until, overwrite=overwrite)

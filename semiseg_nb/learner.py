@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_learner.ipynb #fb922554
 from __future__ import annotations
-import dataclasses, io, json, math, os, random, signal, time
+import hashlib, io, json, math, os, random, signal, time, warnings
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,65 +14,22 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
-from .core import atomic_write, get_device
-from .config import ConfigError, config_to_dict, save_config
+from .core import atomic_write, get_device, nan_to_none, remove_temp_files
+from .config import ConfigError, check_range, config_diff, config_to_dict, format_diff, save_config
 from .metrics import evaluate, format_iou_table
+from .methods.base import Method
 
 # %% auto #0
-__all__ = ['CHECKPOINT_KEYS', 'Method', 'TrainConfig', 'CheckpointError', 'NonFiniteLossError', 'DistInfo', 'init_distributed',
-           'rampup_factor', 'poly_factor', 'make_optimizer', 'rng_state', 'set_rng_state', 'save_checkpoint',
-           'load_checkpoint', 'Learner', 'read_log', 'plot_curves']
-
-# %% ../nbs/14_learner.ipynb #0b6b6c36
-class Method(nn.Module):
-    """Base of every training method (DESIGN §4). Subclasses hold their networks (`self.model` is the one
-    evaluated unless `eval_model` is overridden), set `views` (a `ViewSpec`, or None = no unlabeled stream),
-    and implement `training_step(batch_l, batch_u, step) -> dict` of scalar tensors: `loss` (back-propagated)
-    plus named terms `loss_*` (checked for NaN/Inf by the Learner) and stats. `step` is 0-based.
-    `after_step(step)` runs after the optimizer step (EMA teachers, banks); `prepare(datasets)` once before training. State that is not a parameter or
-    buffer goes through `get_extra_state`/`set_extra_state` so checkpoints carry it."""
-    views = None          # ViewSpec for the unlabeled stream; None: supervised-only
-    warmup_steps: int = 0  # steps of labeled-only training before unlabeled losses; set by the Learner from TrainConfig
-    rampup_steps: int = 0  # steps over which `rampup` goes from 0 to 1 after the warm-up; set by the Learner
-    rampup_kind: str = 'sigmoid'
-
-    def training_step(self, batch_l: dict, batch_u: dict | None, step: int) -> dict:
-        raise NotImplementedError(f"{type(self).__name__} must implement training_step(batch_l, batch_u, step)")
-
-    def after_step(self, step: int): pass
-
-    def prepare(self, datasets: dict, resuming: bool = False):
-        """Called once by `experiment.train` before the first step, with the run's datasets {'labeled',
-        'unlabeled', 'val'}, for methods that need something from the data first (CAC's CAM network, §3.5).
-        `resuming`: a checkpoint is about to be loaded, so anything trained here would be overwritten."""
-
-    @property
-    def eval_model(self) -> nn.Module:
-        "The network scored by `evaluate` (B×3×H×W → logits); default `self.model`."
-        return self.model
-
-    def in_warmup(self, step: int) -> bool:
-        "True while `step` (0-based) is within the labeled-only warm-up."
-        return step < self.warmup_steps
-
-    def rampup(self, step: int) -> float:
-        "Weight multiplier for unlabeled losses at `step`: 0 in the warm-up, then `rampup_factor` over `rampup_steps` (1 if 0)."
-        if self.in_warmup(step): return 0.0
-        return rampup_factor(step - self.warmup_steps, self.rampup_steps, self.rampup_kind)
-
-    def param_groups(self) -> list[dict]:
-        """Trainable parameters split into `{'name': 'backbone'}` (any module named `backbone` on the path)
-        and `{'name': 'head'}` (the rest: decoders, projectors); the Learner gives each its learning rate."""
-        groups = {'backbone': [], 'head': []}
-        for name, p in self.named_parameters():
-            if p.requires_grad: groups['backbone' if 'backbone' in name.split('.') else 'head'].append(p)
-        return [{'name': n, 'params': ps} for n, ps in groups.items() if ps]
+__all__ = ['CHECKPOINT_KEYS', 'RUN_FILES', 'RUN_LOCAL_KEYS', 'TrainConfig', 'CheckpointError', 'NonFiniteLossError',
+           'RunDirError', 'DistInfo', 'init_distributed', 'poly_factor', 'make_optimizer', 'total_steps', 'rng_state',
+           'set_rng_state', 'nonfinite_entries', 'save_checkpoint', 'load_checkpoint', 'run_local', 'Learner',
+           'read_log', 'plot_curves']
 
 # %% ../nbs/14_learner.ipynb #df094f9c
 @dataclass
 class TrainConfig:
-    steps: int = 1000                 # optimizer steps (iterations), the unit of every schedule below
-    epochs: float = 0.0               # > 0: steps = ceil(epochs × batches per epoch), set by `experiment.train` (papers that count epochs)
+    steps: int = 1000                 # optimizer steps (iterations), the unit of every schedule below (unused when epochs > 0)
+    epochs: float = 0.0               # > 0: steps = ceil(epochs × batches per epoch), resolved by the Learner (papers that count epochs)
     batch_size_l: int = 8             # labeled images per step, all processes together (UniMatch VOC: 8)
     batch_size_u: int = 8             # unlabeled images per step, all processes together (UniMatch VOC: 8)
     optimizer: Literal['sgd', 'adam', 'adamw'] = 'sgd'  # SGD in all five papers' released codes
@@ -85,7 +42,7 @@ class TrainConfig:
     warmup_steps: int = 0             # labeled-only steps before unlabeled losses; the method reads it via `step`
     rampup_steps: int = 0             # after the warm-up, unlabeled-loss weights ramp from 0 to 1 over this many steps (`Method.rampup`); 0 = none
     rampup: Literal['sigmoid', 'linear'] = 'sigmoid'  # sigmoid: exp(-5(1-t)²) (Laine & Aila 2017, mean teacher); linear: t
-    eval_every: int = 200             # evaluate (and checkpoint last.pt / best.pt) every N steps and at the end
+    eval_every: int = 200             # evaluate (and checkpoint last.pt / best.pt) every N steps and at the end; 0 = only at the end
     save_every: int = 0               # extra last.pt checkpoints every N steps; 0 = only at evaluations
     eval_batch_size: int = 8          # validation images per forward pass (per process)
     amp: Literal['off', 'bf16', 'fp16'] = 'off'  # mixed precision on CUDA; ignored on CPU
@@ -95,12 +52,27 @@ class TrainConfig:
     num_workers: int = 0              # DataLoader worker processes (batches are identical for any value)
     progress: bool = True             # fastprogress bar (rank 0 only)
 
+    def check(self, prefix: str = 'train.'):
+        "`ConfigError` naming the first value out of its range (`config.validate_config` calls this)."
+        if self.epochs <= 0: check_range(prefix + 'steps', self.steps, 1)
+        check_range(prefix + 'epochs', self.epochs, 0)
+        for key in ('batch_size_l', 'batch_size_u', 'eval_batch_size'): check_range(prefix + key, getattr(self, key), 1)
+        for key in ('lr_backbone', 'lr_head'): check_range(prefix + key, getattr(self, key), 0, low_open=True)
+        check_range(prefix + 'momentum', self.momentum, 0, 1, high_open=True)
+        for key in ('weight_decay', 'poly_power', 'grad_clip', 'warmup_steps', 'rampup_steps', 'eval_every',
+                    'save_every', 'num_workers', 'seed'):
+            check_range(prefix + key, getattr(self, key), 0)
+        if not self.run_dir.strip(): raise ConfigError(f"{prefix}run_dir is empty: name the folder the run is written to")
+
 # %% ../nbs/14_learner.ipynb #568f9d80
 class CheckpointError(RuntimeError):
     "A checkpoint cannot be read or does not fit the run; the message names the file."
 
 class NonFiniteLossError(FloatingPointError):
-    "A loss term became NaN/Inf; the message names the term, the step and the last good checkpoint."
+    "A loss term (or the weights) became NaN/Inf; the message names the term, the step and the last good checkpoint."
+
+class RunDirError(RuntimeError):
+    "The run folder cannot be used as asked (it holds another run, is a file, cannot be written); the message says why and how on."
 
 # %% ../nbs/14_learner.ipynb #3fc84235
 @dataclass
@@ -125,15 +97,6 @@ def init_distributed(backend: str | None = None) -> DistInfo:
     return info
 
 # %% ../nbs/14_learner.ipynb #89f0fe94
-def rampup_factor(t: int, length: int, kind: str = 'sigmoid') -> float:
-    """Ramp-up multiplier after `t` steps of a ramp of `length` steps: 'sigmoid' exp(-5(1 - t/length)²) (Laine & Aila
-    2017; about 0.0067 at t = 0), 'linear' t/length; 1 from t >= length on, and always 1 when `length` is 0."""
-    if length <= 0 or t >= length: return 1.0
-    x = max(0.0, t / length)
-    if kind == 'sigmoid': return math.exp(-5.0 * (1.0 - x) ** 2)
-    if kind == 'linear': return x
-    raise ConfigError(f"train.rampup must be 'sigmoid' or 'linear', got {kind!r}")
-
 def poly_factor(t: int, steps: int, power: float = 0.9) -> float:
     "Poly schedule: the lr multiplier after `t` completed steps of `steps`, `(1 - t/steps)^power` (0 at the end)."
     return max(0.0, 1 - t / steps) ** power
@@ -149,6 +112,10 @@ def make_optimizer(method: Method, cfg: TrainConfig) -> torch.optim.Optimizer:
         return cls(groups, lr=cfg.lr_head, betas=(cfg.momentum, 0.999), weight_decay=cfg.weight_decay)
     raise ConfigError(f"train.optimizer must be 'sgd', 'adam' or 'adamw', got {cfg.optimizer!r}")
 
+def total_steps(cfg: TrainConfig, batches_per_epoch: int) -> int:
+    "The run's length in optimizer steps: `cfg.steps`, or `ceil(cfg.epochs × batches_per_epoch)` when `cfg.epochs > 0`."
+    return math.ceil(cfg.epochs * batches_per_epoch) if cfg.epochs > 0 else cfg.steps
+
 # %% ../nbs/14_learner.ipynb #037b88fc
 def rng_state() -> dict:
     "The global RNG states of Python, NumPy, torch CPU (and CUDA when present)."
@@ -163,22 +130,41 @@ def set_rng_state(state: dict):
     torch.set_rng_state(state['torch'])
     if 'cuda' in state and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state['cuda'])
 
+def nonfinite_entries(state_dict: dict) -> list[str]:
+    "Names of the floating-point tensors of `state_dict` holding a NaN or an Inf."
+    return [k for k, v in state_dict.items()
+            if isinstance(v, torch.Tensor) and v.is_floating_point() and not torch.isfinite(v).all()]
+
 def save_checkpoint(state: dict, path) -> Path:
-    "`torch.save(state)` to `path` atomically (`core.atomic_write`: temp file, fsync, `os.replace`)."
-    return atomic_write(path, lambda f: torch.save(state, f), binary=True)
+    """Serialise `state` with `torch.save`, store it with its SHA-256 (`{'format': 2, 'sha256', 'payload'}`), and write
+    that to `path` atomically (`core.atomic_write`: temp file, fsync, `os.replace`)."""
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    payload = buf.getvalue()
+    record = {'format': 2, 'sha256': hashlib.sha256(payload).hexdigest(), 'payload': payload}
+    return atomic_write(path, lambda f: torch.save(record, f), binary=True)
 
 CHECKPOINT_KEYS = ('step', 'method', 'optimizer', 'scheduler', 'rng')
 
-def load_checkpoint(path) -> dict:
-    "Read a Learner checkpoint; `CheckpointError` naming `path` if it is missing, unreadable or incomplete."
+def load_checkpoint(path, action: str = 'resume') -> dict:
+    """Read a Learner checkpoint; `CheckpointError` ("cannot {action}: ...") naming `path` if it is missing, unreadable,
+    damaged (checksum mismatch) or incomplete."""
     path = Path(path)
-    if not path.is_file(): raise CheckpointError(f"cannot resume: checkpoint {path} does not exist")
-    try: state = torch.load(path, map_location='cpu', weights_only=False)
+    if not path.is_file(): raise CheckpointError(f"cannot {action}: checkpoint {path} does not exist")
+    try:
+        state = torch.load(path, map_location='cpu', weights_only=False)
+        if isinstance(state, dict) and state.get('format') == 2 and 'payload' in state:
+            payload = state['payload']
+            if not isinstance(payload, bytes) or hashlib.sha256(payload).hexdigest() != state.get('sha256'):
+                raise CheckpointError(f"cannot {action}: checkpoint {path} is damaged (its content does not match the "
+                                      "checksum stored when it was written); use another checkpoint (best.pt, an earlier copy)")
+            state = torch.load(io.BytesIO(payload), map_location='cpu', weights_only=False)
+    except CheckpointError: raise
     except Exception as e:
-        raise CheckpointError(f"cannot resume: checkpoint {path} is unreadable (truncated or corrupt?): "
+        raise CheckpointError(f"cannot {action}: checkpoint {path} is unreadable (truncated or corrupt?): "
                               f"{type(e).__name__}: {e}") from None
     missing = [k for k in CHECKPOINT_KEYS if not isinstance(state, dict) or k not in state]
-    if missing: raise CheckpointError(f"cannot resume: checkpoint {path} lacks {', '.join(missing)}")
+    if missing: raise CheckpointError(f"cannot {action}: checkpoint {path} lacks {', '.join(missing)}")
     return state
 
 # %% ../nbs/14_learner.ipynb #4836e63e
@@ -207,25 +193,32 @@ def _scalars(out: dict) -> dict[str, torch.Tensor]:
     return res
 
 # %% ../nbs/14_learner.ipynb #2e13650c
+RUN_FILES = ('config.json', 'log.jsonl', 'last.pt', 'best.pt', 'report.json', 'report.txt', 'curves.png')
+RUN_LOCAL_KEYS = ('run_dir', 'progress', 'num_workers', 'device', 'eval_batch_size', 'save_every')  # where a run lives and how it runs, not what it computes
+
+def run_local(key: str) -> bool:
+    "True for a config key that may change between a run and its resume (`RUN_LOCAL_KEYS`, top level or under `train.`)."
+    return key in RUN_LOCAL_KEYS or (key.startswith('train.') and key[6:] in RUN_LOCAL_KEYS)
+
 class Learner:
     """Trains `method` (a `Method`) with `loaders` = {'train': PairedLoader, 'val': Dataset or iterable of
     {'img','mask'} batches (optional)} under `cfg` (`TrainConfig`). The loop: batch → `training_step` →
     NaN/Inf check → backward → (clip) → optimizer step → poly lr → `after_step`; every `eval_every` steps
     `metrics.evaluate` and checkpoints. Under torchrun (WORLD_SIZE > 1) the method runs inside
     DistributedDataParallel, metrics are all-reduced, and only rank 0 writes files. `config` (any dataclass)
-    is saved to run_dir/config.json; `class_names` label the report. `eval_kwargs` go to `metrics.evaluate`
-    (`mode`, `crop`, `stride`, `flip`, `size_divisor`) except `batch_size` (images per forward pass; default
-    `cfg.eval_batch_size`; 1 for datasets whose images differ in size)."""
+    is saved to run_dir/config.json; `class_names` label the report; `datasets` ({'labeled', 'unlabeled', 'val'})
+    go to `method.prepare`. `eval_kwargs` go to `metrics.evaluate` (`mode`, `crop`, `stride`, `flip`,
+    `size_divisor`) except `batch_size` (images per forward pass; default `cfg.eval_batch_size`)."""
     def __init__(self, method: Method, loaders: dict, cfg: TrainConfig, num_classes: int | None = None,
-                 class_names: list[str] | None = None, config=None, eval_kwargs: dict | None = None):
+                 class_names: list[str] | None = None, config=None, eval_kwargs: dict | None = None,
+                 datasets: dict | None = None):
         self.method, self.cfg, self.config = method, cfg, config if config is not None else cfg
         self.eval_kwargs = dict(eval_kwargs or {})
         self.eval_batch_size = self.eval_kwargs.pop('batch_size', cfg.eval_batch_size)
-        self.train_loader, self.val_data = loaders['train'], loaders.get('val')
-        self.num_classes = num_classes or getattr(method, 'num_classes', None)
-        if self.val_data is not None and self.num_classes is None:
-            raise ValueError("pass num_classes (or give the method a num_classes attribute) to evaluate")
+        self.train_loader, self.val_data, self.datasets = loaders['train'], loaders.get('val'), datasets or {}
+        self.num_classes = num_classes or method.num_classes
         self.class_names = class_names
+        self.steps = total_steps(cfg, len(self.train_loader))   # the schedule's length; cfg is never rewritten
         self.dist = init_distributed()
         self.device = (torch.device('cuda', self.dist.local_rank) if self.dist.enabled and torch.cuda.is_available()
                        else get_device(cfg.device))
@@ -234,11 +227,12 @@ class Learner:
         method.warmup_steps = cfg.warmup_steps
         method.rampup_steps, method.rampup_kind = cfg.rampup_steps, cfg.rampup
         self.opt = make_optimizer(method, cfg)
-        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda t: poly_factor(t, cfg.steps, cfg.poly_power))
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda t: poly_factor(t, self.steps, cfg.poly_power))
         cuda = self.device.type == 'cuda'
         self.amp_dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(cfg.amp) if cuda else None
         self.scaler = torch.amp.GradScaler('cuda', enabled=cuda and cfg.amp == 'fp16')
         self.step, self.best_miou, self.best_step, self.last_eval = 0, -1.0, None, None
+        self.saved_step = None  # the step of the checkpoint in last.pt (None: none written or read yet)
         self._stop = None
         self.ddp = None
         if self.dist.enabled:  # find_unused: warm-up steps leave the unlabeled branches without gradient
@@ -267,11 +261,23 @@ class Learner:
                 'world_size': self.dist.world_size, 'best_miou': self.best_miou, 'best_step': self.best_step,
                 'epoch_length': len(self.train_loader), 'seed': self.cfg.seed, 'config': config_to_dict(self.config)}
 
+    def good_checkpoint(self) -> str:
+        "Where the last good state is, in words (for error messages)."
+        if self.saved_step is None: return f"no checkpoint was written yet ({self.last_path} does not hold this run's state)"
+        return f"{self.last_path} (after step {self.saved_step})"
+
     def save(self, path=None) -> Path:
-        "Write the checkpoint (default run_dir/last.pt) atomically. Collective under DDP; rank 0 writes."
+        """Write the checkpoint (default run_dir/last.pt) atomically. Collective under DDP; rank 0 writes. A state with
+        NaN/Inf weights is never written: `NonFiniteLossError` naming the tensors and the last good checkpoint."""
         state = self.state_dict()
+        bad = nonfinite_entries(state['method'])
+        if bad:
+            raise NonFiniteLossError(f"the weights hold NaN/Inf after step {self.step} ({', '.join(bad[:3])}"
+                                     f"{' ...' if len(bad) > 3 else ''}); they were not saved. The last good state is "
+                                     f"{self.good_checkpoint()}")
         path = Path(path) if path is not None else self.last_path
         if self.dist.is_main: save_checkpoint(state, path)
+        if path == self.last_path: self.saved_step = self.step
         if self.dist.enabled: dist.barrier()  # nobody runs ahead of (or exits before) the write
         return path
 
@@ -295,6 +301,7 @@ class Learner:
         rngs = state['rng']
         set_rng_state(rngs[self.dist.rank] if len(rngs) == self.dist.world_size else rngs[0])
         self.step, self.best_miou, self.best_step = state['step'], state['best_miou'], state['best_step']
+        if path == self.last_path: self.saved_step = self.step
         self.method.to(self.device)
 
     # ---- data ----
@@ -344,11 +351,13 @@ class Learner:
         bad = [k for k in terms if not torch.isfinite(scalars[k])]
         if self._any(bool(bad)):
             bad = [k for k in bad if k != 'loss'] or bad or ['(on another process)']
-            path = self.save()  # weights are untouched by this step: the last good state
             self._log({'kind': 'nonfinite', 'step': step + 1, 'terms': bad})
-            raise NonFiniteLossError(f"loss term {bad[0]!r} is {scalars.get(bad[0], torch.tensor(float('nan'))).item()} "
-                                     f"at step {step + 1} (0-based step {step}); stopped. The last good state "
-                                     f"(after step {step}) is saved in {path}")
+            value = scalars.get(bad[0], torch.tensor(float('nan'))).item()
+            what = f"loss term {bad[0]!r} is {value} at step {step + 1} (0-based step {step}); stopped."
+            try: path = self.save()  # the optimizer has not touched the weights: if they are finite, they are good
+            except NonFiniteLossError as e:  # they were already bad (e.g. an Inf gradient one step earlier)
+                raise NonFiniteLossError(f"{what} {e}") from None
+            raise NonFiniteLossError(f"{what} The last good state (after step {step}) is saved in {path}")
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(out['loss']).backward()
         if self.cfg.grad_clip > 0:
@@ -372,46 +381,95 @@ class Learner:
         return res
 
     def _eval_and_save(self):
-        res = self.evaluate()
+        res = self._saving_on_error(self.evaluate, 'evaluating')
         self._log({'kind': 'eval', 'step': self.step, 'miou': res['miou'], 'pixel_acc': res['pixel_acc'],
-                   'iou': [None if math.isnan(v) else v for v in res['iou'].tolist()], 'time': time.time()})
+                   'iou': nan_to_none(res['iou'].tolist()), 'time': time.time()})
         improved = res['miou'] > self.best_miou
         if improved: self.best_miou, self.best_step = res['miou'], self.step
         self.save()
-        if improved and self.dist.is_main:
-            import shutil  # best.pt = a copy of the checkpoint just written (atomic via a temp name)
-            tmp = self.best_path.with_suffix('.pt.tmp')
-            shutil.copyfile(self.last_path, tmp); os.replace(tmp, self.best_path)
+        if improved and self.dist.is_main:  # best.pt = a copy of the checkpoint just written (atomic, same permissions)
+            import shutil
+            with open(self.last_path, 'rb') as src: atomic_write(self.best_path, lambda f: shutil.copyfileobj(src, f), binary=True)
         return res
+
+    def _saving_on_error(self, fn, doing: str):
+        """`fn()`; if it raises (a bad image in the data, an unreadable file), the state after the last completed
+        step is saved first and the message says where, so the run can go on with `resume` once the data is fixed."""
+        try: return fn()
+        except Exception as e:
+            try: path = self.save()
+            except Exception: raise e from None
+            note = f"(stopped while {doing} after step {self.step}; the state is saved in {path}, resume from it once fixed)"
+            if len(e.args) == 1 and isinstance(e.args[0], str): e.args = (f"{e.args[0]} {note}",)
+            elif hasattr(e, 'add_note'): e.add_note(note)
+            raise
+
+    # ---- the run folder ----
+    def _prepare_run_dir(self, resume, overwrite: bool):
+        """Check the run folder can hold this run before anything is written in it: a file or an unwritable path is a
+        `RunDirError`; a folder holding another run is refused unless `resume` or `overwrite`; temp files of a killed
+        write are removed; on resume the config must be the saved one (run-local keys aside)."""
+        d = self.run_dir
+        if d.exists() and not d.is_dir(): raise RunDirError(f"run folder {d} is a file, not a folder; choose another --run-dir")
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            probe = d / '.semiseg-write-test'
+            probe.write_text('ok'); probe.unlink()
+        except OSError as e:
+            raise RunDirError(f"cannot write to run folder {d}: {e.strerror or e}; choose another --run-dir") from None
+        stale = remove_temp_files(d)
+        if stale: print(f"removed {len(stale)} unfinished temporary file(s) of a killed write in {d}: {', '.join(p.name for p in stale)}")
+        present = [n for n in RUN_FILES if (d / n).exists()]
+        if resume:
+            saved = d / 'config.json'
+            if saved.is_file():
+                diff = [t for t in config_diff(json.loads(saved.read_text()), config_to_dict(self.config)) if not run_local(t[0])]
+                if diff:
+                    raise ConfigError(f"cannot resume the run in {d} with a changed config: {format_diff(diff)}; nothing "
+                                      "was changed. Resume with the saved values, or train the new config in a new "
+                                      "--run-dir (or with --overwrite)")
+        elif present:
+            if not overwrite:
+                report = d / 'report.json'
+                done = report.is_file() and '"status": "done"' in report.read_text()
+                what = 'a finished run' if done else 'a run'
+                raise RunDirError(f"{d} already holds {what} ({', '.join(present)}); nothing was changed. Continue it with "
+                                  "--resume, or train afresh into a new --run-dir, or replace it with --overwrite")
+            for n in present: (d / n).unlink()
+            for p in d.glob('eval_*.json'): p.unlink()
+
+    def _start_run(self, resume, overwrite: bool = False):
+        if self.dist.is_main: self._prepare_run_dir(resume, overwrite)
+        if self.dist.enabled: dist.barrier()
+        if resume is True and not self.last_path.is_file() and (self.run_dir / 'config.json').is_file():
+            # the run was started here but never reached its first checkpoint (killed early): nothing to resume from
+            print(f"no checkpoint in {self.run_dir} yet (the run stopped before its first save); starting from step 0")
+            resume = False
+        if resume:
+            self.load(None if resume is True else resume)
+            if self.dist.is_main:  # drop log lines of steps the checkpoint does not contain (and a torn last line)
+                log = self.run_dir / 'log.jsonl'
+                keep = [r for r in read_log(self.run_dir, repair=True) if r.get('step', 0) <= self.step]
+                log.write_text(''.join(json.dumps(r) + '\n' for r in keep))
+        elif self.dist.is_main:
+            (self.run_dir / 'log.jsonl').write_text('')
+        if self.dist.is_main: save_config(self.config, self.run_dir / 'config.json')
 
     # ---- the loop ----
     def _on_signal(self, signum, frame):
         if self._stop is not None: raise KeyboardInterrupt  # a second signal: stop now
         self._stop = signal.Signals(signum).name
 
-    def _start_run(self, resume):
-        if resume:
-            self.load(None if resume is True else resume)
-            if self.dist.is_main:  # drop log lines of steps the checkpoint does not contain
-                log = self.run_dir / 'log.jsonl'
-                lines = log.read_text().splitlines() if log.exists() else []
-                keep = [l for l in lines if json.loads(l).get('step', 0) <= self.step]
-                log.write_text(''.join(l + '\n' for l in keep))
-        elif self.dist.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / 'log.jsonl').write_text('')
-        if self.dist.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            save_config(self.config, self.run_dir / 'config.json')
-
-    def fit(self, resume: bool | str = False, until: int | None = None) -> dict:
-        """Train to `cfg.steps`. `resume=True` continues from run_dir/last.pt (or a given path) exactly where
-        it stopped. `until`: stop after that many steps with last.pt written (status 'paused'; the schedule
-        still spans `cfg.steps`). Returns {'status': 'done'|'paused'|'interrupted', 'step', 'miou', 'best_miou',
-        'best_step', 'iou' (per class), ...}. SIGTERM/SIGINT: the current step finishes, last.pt is written,
-        status 'interrupted'."""
+    def fit(self, resume: bool | str = False, until: int | None = None, overwrite: bool = False) -> dict:
+        """Train to the run's length (`cfg.steps`, or `cfg.epochs` epochs). `resume=True` continues from run_dir/last.pt
+        (or a given path) exactly where it stopped. A run folder that already holds a run is refused unless `resume` or
+        `overwrite=True` (which deletes that run's files first). `until`: stop after that many steps with last.pt
+        written (status 'paused'; the schedule still spans the whole run). Returns {'status': 'done'|'paused'|
+        'interrupted', 'step', 'miou', 'best_miou', 'best_step', 'iou' (per class), ...}. SIGTERM/SIGINT: the current
+        step finishes, last.pt is written, status 'interrupted'. `method.prepare(datasets)` runs first."""
         cfg = self.cfg
-        self._start_run(resume)
+        self._start_run(resume, overwrite)
+        self.method.prepare(self.datasets, resuming=self.step > 0)  # on the run's device; e.g. CAC §3.5's CAM network
         self._stop, old = None, {}
         import threading
         if threading.current_thread() is threading.main_thread():
@@ -419,7 +477,7 @@ class Learner:
         from fastprogress import fastprogress as fp
         try:
             stream = self._stream(self.step)
-            end = cfg.steps if until is None else min(until, cfg.steps)
+            end = self.steps if until is None else min(until, self.steps)
             steps = range(self.step, end)
             show = cfg.progress and self.dist.is_main and len(steps) > 0
             # in a notebook the bar sits under a master bar that draws the loss curve live; a console gets the bar
@@ -430,15 +488,15 @@ class Learner:
             self.progress_curve, every = ([], []), max(1, len(steps) // 100)
             t0 = time.time()
             for step in pbar:
-                batch_l, batch_u = next(stream)
+                batch_l, batch_u = self._saving_on_error(lambda: next(stream), 'reading the training data')
                 logs = self.train_step(batch_l, batch_u, step)
                 lrs = {f"lr_{g.get('name', i)}": g['lr'] for i, g in enumerate(self.opt.param_groups)}
                 self._log({'kind': 'train', 'step': self.step, **logs, **lrs, 'time': time.time()})
                 if hasattr(pbar, 'comment'): pbar.comment = f"loss {logs['loss']:.3f}"
                 if mb is not None:
                     self.progress_curve[0].append(self.step); self.progress_curve[1].append(logs['loss'])
-                    if self.step % every == 0 or self.step == end: mb.update_graph([list(self.progress_curve)], [0, cfg.steps], None)
-                if self.val_data is not None and cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < cfg.steps:
+                    if self.step % every == 0 or self.step == end: mb.update_graph([list(self.progress_curve)], [0, self.steps], None)
+                if self.val_data is not None and cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < self.steps:
                     self._eval_and_save()
                 elif cfg.save_every and self.step % cfg.save_every == 0: self.save()
                 if self._any(self._stop is not None):
@@ -446,7 +504,7 @@ class Learner:
                     self._log({'kind': 'interrupted', 'step': self.step, 'signal': self._stop})
                     return {'status': 'interrupted', 'step': self.step, 'checkpoint': str(path)}
             if outer is not None: next(outer, None)  # close the master bar
-            if self.step < cfg.steps:
+            if self.step < self.steps:
                 path = self.save()
                 return {'status': 'paused', 'step': self.step, 'checkpoint': str(path)}
             return self._finish(time.time() - t0)
@@ -461,31 +519,44 @@ class Learner:
                    'best_miou': self.best_miou, 'best_step': self.best_step}
         if res is not None:
             names = self.class_names or [str(c) for c in range(self.num_classes)]
-            summary.update(miou=res['miou'], pixel_acc=res['pixel_acc'],
-                           iou={n: (None if math.isnan(v) else v) for n, v in zip(names, res['iou'].tolist())})
+            summary.update(miou=res['miou'], pixel_acc=res['pixel_acc'], iou=dict(zip(names, nan_to_none(res['iou'].tolist()))))
         if self.dist.is_main:
-            (self.run_dir / 'report.json').write_text(json.dumps(summary, indent=2))
+            atomic_write(self.run_dir / 'report.json', lambda f: json.dump(summary, f, indent=2))
             if res is not None:
-                (self.run_dir / 'report.txt').write_text(
-                    f"step {self.step}, best mIoU {100 * self.best_miou:.1f} at step {self.best_step}\n"
-                    + format_iou_table(res['iou'], self.class_names) + '\n')
+                text = (f"step {self.step}, best mIoU {100 * self.best_miou:.1f} at step {self.best_step}\n"
+                        + format_iou_table(res['iou'], self.class_names) + '\n')
+                atomic_write(self.run_dir / 'report.txt', lambda f: f.write(text))
             fig = plot_curves(self.run_dir)
-            fig.savefig(self.run_dir / 'curves.png', dpi=80)
+            atomic_write(self.run_dir / 'curves.png', lambda f: fig.savefig(f, dpi=80, format='png'), binary=True)
             import matplotlib.pyplot as plt
             plt.close(fig)
         if self.dist.enabled: dist.barrier()  # every process returns once the report exists
         return summary
 
 # %% ../nbs/14_learner.ipynb #3184e927
-def read_log(run_dir) -> list[dict]:
-    "The records of run_dir/log.jsonl (kinds 'train', 'eval', 'interrupted', 'nonfinite')."
+def read_log(run_dir, repair: bool = False) -> list[dict]:
+    """The records of run_dir/log.jsonl (kinds 'train', 'eval', 'interrupted', 'nonfinite'). A torn last line (the
+    record being written when the run was killed) is dropped with a warning when `repair`, else a `ValueError`
+    naming the file; a bad line elsewhere is always a `ValueError` naming the file and the line."""
     path = Path(run_dir) / 'log.jsonl'
-    return [json.loads(l) for l in path.read_text().splitlines() if l.strip()] if path.exists() else []
+    if not path.exists(): return []
+    lines = [(i + 1, l) for i, l in enumerate(path.read_text().splitlines()) if l.strip()]
+    records = []
+    for k, (no, line) in enumerate(lines):
+        try: records.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            if k == len(lines) - 1 and repair:
+                warnings.warn(f"{path}: dropped a torn last line (line {no}, the record being written when the run "
+                              "was stopped)", stacklevel=2)
+                break
+            raise ValueError(f"{path}, line {no}: not a JSON record ({e.msg})"
+                             + ('; a torn last line of a killed run: `resume` drops it' if k == len(lines) - 1 else '')) from None
+    return records
 
 def plot_curves(run_dir, smooth: int = 10):
     "Figure: training losses per step (raw, and a running mean over `smooth` steps) and validation mIoU per evaluation."
     import matplotlib.pyplot as plt
-    log = read_log(run_dir)
+    log = read_log(run_dir, repair=True)
     train = [r for r in log if r['kind'] == 'train']
     evals = [r for r in log if r['kind'] == 'eval']
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9, 3))

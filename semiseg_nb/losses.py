@@ -10,8 +10,8 @@ from .core import masked_mean
 from .sampling import same_label_mask
 
 # %% auto #0
-__all__ = ['plot_dc_masks', 'dc_loss', 'l2_alignment_loss', 'dc_loss_pair', 'cosine_consistency', 'pixel_contrastive_loss',
-           'sampled_pixel_contrastive_loss']
+__all__ = ['plot_dc_masks', 'position_mask', 'dc_loss', 'l2_alignment_loss', 'dc_loss_pair', 'cosine_consistency',
+           'pixel_contrastive_loss', 'sampled_pixel_contrastive_loss']
 
 # %% ../nbs/10_losses.ipynb #61791667
 def plot_dc_masks(conf1: torch.Tensor, conf2: torch.Tensor, gamma: float = 0.75):
@@ -159,8 +159,8 @@ def _check_dc_inputs(anchor, target, anchor_conf, target_conf, anchor_pseudo, ne
     if chunk_mode not in ('fused', 'checkpoint'):
         raise ValueError(f"chunk_mode must be 'fused' or 'checkpoint', got {chunk_mode!r}")
 
-def _position_mask(anchor_conf, target_conf, gamma, directional, pos_filter, n, device):
-    "M(i) of Eq. 7: the directional mask (Eq. 2) AND the positive filter, each when switched on."
+def position_mask(anchor_conf, target_conf, gamma, directional, pos_filter, n, device):
+    "M(i) of Eq. 7 as an (n,) bool: the directional mask (Eq. 2) AND the positive filter, each when switched on; `anchor_conf`, `target_conf` (n,)."
     keep = torch.ones(n, dtype=torch.bool, device=device)
     if directional: keep = keep & (anchor_conf < target_conf)                    # M_d, Eq. 2 (ties: neither moves)
     if pos_filter: keep = keep & (target_conf > gamma)                           # 1{conf_o2 > γ}, Eq. 7
@@ -191,7 +191,7 @@ def dc_loss(anchor: torch.Tensor, target: torch.Tensor, anchor_conf: torch.Tenso
     _check_dc_inputs(anchor, target, anchor_conf, target_conf, anchor_pseudo, negatives, negative_pseudo,
                      tau, chunk_size, neg_sampling, chunk_mode)
     target, negatives = target.detach(), negatives.detach()                      # sg(φ_o2), sg(φ_n)
-    keep = _position_mask(anchor_conf, target_conf, gamma, directional, pos_filter, len(anchor), anchor.device)
+    keep = position_mask(anchor_conf, target_conf, gamma, directional, pos_filter, len(anchor), anchor.device)
     idx = keep.nonzero().squeeze(1)
     # only the rows that count (indexing copies, so skip it when every row counts)
     a, t = (anchor, target) if len(idx) == len(anchor) else (anchor[idx], target[idx])
@@ -229,7 +229,7 @@ def l2_alignment_loss(anchor: torch.Tensor, target: torch.Tensor, anchor_conf: t
     if (directional or pos_filter) and (target_conf is None or (directional and anchor_conf is None)):
         raise ValueError("directional / pos_filter need anchor_conf and target_conf")
     sq = (anchor - target.detach()).pow(2).sum(1).to(torch.promote_types(anchor.dtype, torch.float32))
-    keep = _position_mask(anchor_conf, target_conf, gamma, directional, pos_filter, len(anchor), anchor.device)
+    keep = position_mask(anchor_conf, target_conf, gamma, directional, pos_filter, len(anchor), anchor.device)
     return masked_mean(sq, keep)
 
 # %% ../nbs/10_losses.ipynb #0b962e7a
@@ -248,8 +248,8 @@ def dc_loss_pair(z1: torch.Tensor, z2: torch.Tensor, conf1: torch.Tensor, conf2:
     for a, t, ca, ct, pa in ((z1, z2, conf1, conf2, pseudo1), (z2, z1, conf2, conf1, pseudo2)):
         _check_dc_inputs(a, t, ca, ct, pa, negatives, negative_pseudo, tau, chunk_size, neg_sampling, chunk_mode)
     negatives = negatives.detach()                                               # sg(φ_n)
-    keep12 = _position_mask(conf1, conf2, gamma, directional, pos_filter, len(z1), z1.device)   # z1 moves
-    keep21 = _position_mask(conf2, conf1, gamma, directional, pos_filter, len(z2), z2.device)   # z2 moves
+    keep12 = position_mask(conf1, conf2, gamma, directional, pos_filter, len(z1), z1.device)   # z1 moves
+    keep21 = position_mask(conf2, conf1, gamma, directional, pos_filter, len(z2), z2.device)   # z2 moves
     idx12, idx21 = keep12.nonzero().squeeze(1), keep21.nonzero().squeeze(1)
     n12, n21 = len(idx12), len(idx21)
     a = torch.cat([z1[idx12], z2[idx21]])                                        # anchors of both directions

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_models.ipynb #d24b6551
 from __future__ import annotations
-import os, socket, threading, time
+import os, socket, threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -19,7 +19,7 @@ __all__ = ['RESNETS', 'LEVELS', 'WEIGHTS_HOST', 'FEATURE_ALIASES', 'Backbone', '
            'WeightsError', 'can_reach', 'imagenet_state_dict', 'read_state_dict', 'load_backbone_weights',
            'conv_bn_relu', 'default_aspp_rates', 'ASPP', 'DeepLabV3PlusHead', 'DeepLabV2Head', 'PSPHead', 'Projector',
            'SegOutput', 'SegModel', 'upsample_logits', 'ModelConfig', 'check_model_config', 'build_model',
-           'tiny_model_config', 'describe_model', 'param_groups', 'count_params', 'plot_taps']
+           'tiny_model_config', 'describe_model', 'count_params', 'plot_taps']
 
 # %% ../nbs/06_models.ipynb #f5dcf29c
 def _dilate_stage(stage: nn.Sequential, dilation: int):
@@ -431,19 +431,6 @@ def describe_model(model: SegModel, size=(64, 64)) -> str:
     return '\n'.join(lines)
 
 # %% ../nbs/06_models.ipynb #077bb44f
-def param_groups(model: SegModel, backbone_lr: float | None = None, head_lr: float | None = None) -> list[dict]:
-    """Optimizer parameter groups `[{'name': 'backbone', 'params': [...]}, {'name': 'head', 'params': [...]}]`
-    of the trainable parameters; `lr` is set in a group when given. Disjoint, and together they cover
-    every parameter with `requires_grad`."""
-    in_backbone = {id(p) for p in model.backbone.parameters()}
-    groups = {'backbone': [], 'head': []}
-    for p in model.parameters():
-        if p.requires_grad: groups['backbone' if id(p) in in_backbone else 'head'].append(p)
-    out = [{'name': n, 'params': ps} for n, ps in groups.items()]
-    for g, lr in zip(out, (backbone_lr, head_lr)):
-        if lr is not None: g['lr'] = lr
-    return out
-
 def count_params(module: nn.Module) -> int:
     "Number of parameters (all, trainable or not) of `module`."
     return sum(p.numel() for p in module.parameters())

@@ -10,7 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 from semiseg_nb.data.loaders import LabeledSet, PairedLoader
 from semiseg_nb.data.synthetic import synthetic_splits
-from semiseg_nb.learner import Learner, Method, TrainConfig, init_distributed
+from semiseg_nb.learner import Learner, TrainConfig, init_distributed
+from semiseg_nb.methods.base import Method
 
 SIZE = 32
 
@@ -58,7 +59,15 @@ if __name__ == '__main__':
     p.add_argument('--eval-every', type=int, default=0)
     p.add_argument('--sleep', type=float, default=0.0); p.add_argument('--bs', type=int, default=4)
     p.add_argument('--nan-at', type=int, default=None); p.add_argument('--until', type=int, default=None)
+    p.add_argument('--hang-in-write', action='store_true', help='block inside the first write of last.pt (to be killed there)')
     a = p.parse_args()
+    if a.hang_in_write:  # the checkpoint's bytes are in its temp file, not yet fsynced nor renamed: a kill now leaves the temp
+        import semiseg_nb.core as core
+        real_fsync = core.os.fsync
+        def hang(fd):
+            if 'last.pt' in os.readlink(f'/proc/self/fd/{fd}'): time.sleep(600)
+            real_fsync(fd)
+        core.os.fsync = hang
     learn = make(a.run_dir, a.steps, a.bs, a.save_every, a.sleep, a.nan_at, a.eval_every)
     summary = learn.fit(resume=a.resume, until=a.until)
     if learn.dist.is_main: print('SUMMARY ' + json.dumps(summary), flush=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from semiseg_nb.learner import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 TOY = ROOT / 'tests' / '_learner_toy.py'
@@ -34,8 +35,8 @@ def test_ddp_two_processes_match_single_process(tmp_path):
     s1, s2 = summary(single.stdout), summary(ddp.stdout)
     assert (s2['status'], s2['step']) == ('done', STEPS)
     assert abs(s1['miou'] - s2['miou']) < 1e-3, (s1['miou'], s2['miou'])
-    w1 = torch.load(tmp_path / 'single' / 'last.pt', weights_only=False)
-    w2 = torch.load(tmp_path / 'ddp' / 'last.pt', weights_only=False)
+    w1 = load_checkpoint(tmp_path / 'single' / 'last.pt')
+    w2 = load_checkpoint(tmp_path / 'ddp' / 'last.pt')
     assert w2['world_size'] == 2 and len(w2['rng']) == 2  # every rank's RNG is in the checkpoint
     for k in w1['method']:
         torch.testing.assert_close(w2['method'][k], w1['method'][k], atol=1e-5, rtol=1e-5)
@@ -64,8 +65,8 @@ def test_ddp_resume_is_exact(tmp_path):
     assert (s['status'], s['step']) == ('paused', STEPS // 2)
     s = summary(torchrun(tmp_path / 'resumed', STEPS, '--resume').stdout)
     assert (s['status'], s['step']) == ('done', STEPS)
-    a = torch.load(tmp_path / 'straight' / 'last.pt', weights_only=False)['method']
-    b = torch.load(tmp_path / 'resumed' / 'last.pt', weights_only=False)['method']
+    a = load_checkpoint(tmp_path / 'straight' / 'last.pt')['method']
+    b = load_checkpoint(tmp_path / 'resumed' / 'last.pt')['method']
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -82,7 +83,7 @@ def test_ddp_sigterm_checkpoints_and_resumes(tmp_path):
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=120)
-    ck = torch.load(tmp_path / 'last.pt', weights_only=False)
+    ck = load_checkpoint(tmp_path / 'last.pt')
     assert 2 <= ck['step'] < steps, (ck['step'], err[-3000:])
     assert json.loads(log.read_text().splitlines()[-1])['kind'] == 'interrupted', err[-3000:]
     s = summary(torchrun(tmp_path, steps, '--resume').stdout)
@@ -100,4 +101,4 @@ def test_semiseg_train_under_torchrun(tmp_path):
     assert 'val mIoU' in r.stdout, r.stdout
     report = json.loads((tmp_path / 'run' / 'report.json').read_text())
     assert report['status'] == 'done' and report['step'] == 2 and 0 <= report['miou'] <= 1
-    assert torch.load(tmp_path / 'run' / 'last.pt', weights_only=False)['world_size'] == 2
+    assert load_checkpoint(tmp_path / 'run' / 'last.pt')['world_size'] == 2

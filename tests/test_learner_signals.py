@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from semiseg_nb.learner import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 TOY = ROOT / 'tests' / '_learner_toy.py'
@@ -25,7 +26,7 @@ def summary(out: str) -> dict:
 
 
 def weights(run_dir) -> dict:
-    return torch.load(Path(run_dir) / 'last.pt', weights_only=False)['method']
+    return load_checkpoint(Path(run_dir) / 'last.pt')['method']
 
 
 def train_lines(run_dir) -> list[dict]:
@@ -68,7 +69,7 @@ def test_signal_checkpoints_and_resumes(tmp_path, straight, sig):
     assert proc.returncode == 0, err
     s = summary(out)
     assert s['status'] == 'interrupted' and 2 <= s['step'] < STEPS, s
-    ck = torch.load(tmp_path / 'last.pt', weights_only=False)
+    ck = load_checkpoint(tmp_path / 'last.pt')
     assert ck['step'] == s['step']
     assert train_lines(tmp_path)[-1] == {'kind': 'interrupted', 'step': s['step'], 'signal': sig.name}
     r = run(tmp_path, STEPS, '--resume')
@@ -84,7 +85,7 @@ def test_sigkill_resumes_from_last_checkpoint(tmp_path, straight):
     proc = start_and_wait(tmp_path, 7, '--save-every', '5')
     proc.kill()  # no handler runs: only what save_every wrote survives
     proc.communicate()
-    ck = torch.load(tmp_path / 'last.pt', weights_only=False)
+    ck = load_checkpoint(tmp_path / 'last.pt')
     assert ck['step'] % 5 == 0 and ck['step'] >= 5
     assert not list(tmp_path.glob('*.tmp'))
     r = run(tmp_path, STEPS, '--resume')
@@ -93,12 +94,38 @@ def test_sigkill_resumes_from_last_checkpoint(tmp_path, straight):
     assert_same(weights(tmp_path), straight)
 
 
+def test_kill_during_first_checkpoint_write(tmp_path, straight):
+    "Killed while last.pt is first written: a temp file and no checkpoint. Resume removes the temp file and starts over."
+    proc = start_and_wait(tmp_path, 5, '--save-every', '5', '--hang-in-write')
+    deadline = time.time() + 60
+    while not list(tmp_path.glob('last.pt*.tmp')) and time.time() < deadline: time.sleep(0.05)
+    proc.kill(); proc.communicate()
+    assert list(tmp_path.glob('last.pt*.tmp')) and not (tmp_path / 'last.pt').exists()
+    r = run(tmp_path, STEPS, '--resume')
+    assert r.returncode == 0, r.stderr
+    assert 'starting from step 0' in r.stdout and 'removed 1 unfinished temporary file' in r.stdout, r.stdout
+    assert summary(r.stdout)['step'] == STEPS
+    assert not list(tmp_path.glob('*.tmp'))
+    assert_same(weights(tmp_path), straight)
+
+
+def test_torn_log_line_is_dropped_on_resume(tmp_path, straight):
+    proc = start_and_wait(tmp_path, 7, '--save-every', '5')
+    proc.kill(); proc.communicate()
+    with open(tmp_path / 'log.jsonl', 'a') as f: f.write('{"kind": "train", "st')   # the line being written when killed
+    r = run(tmp_path, STEPS, '--resume')
+    assert r.returncode == 0, r.stderr
+    assert 'dropped a torn last line' in r.stderr, r.stderr[-2000:]
+    assert [x['step'] for x in train_lines(tmp_path) if x['kind'] == 'train'] == list(range(1, STEPS + 1))
+    assert_same(weights(tmp_path), straight)
+
+
 def test_nonfinite_stops_with_message(tmp_path):
     r = run(tmp_path, STEPS, '--nan-at', '3')
     assert r.returncode != 0
     assert "NonFiniteLossError: loss term 'loss_x' is inf at step 4" in r.stderr, r.stderr[-2000:]
     assert str(tmp_path / 'last.pt') in r.stderr
-    assert torch.load(tmp_path / 'last.pt', weights_only=False)['step'] == 3
+    assert load_checkpoint(tmp_path / 'last.pt')['step'] == 3
 
 
 def test_resume_errors_name_the_file(tmp_path):

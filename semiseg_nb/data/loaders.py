@@ -10,7 +10,6 @@ from typing import Literal
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
-from torchvision import tv_tensors
 from ..core import IGNORE, make_generator
 from .transforms import (
     IMAGENET_MEAN, IMAGENET_STD, PHOTOMETRIC_KINDS, JointGeometry, RandomScale, box_of, cutmix_box, cutout, flip_box,

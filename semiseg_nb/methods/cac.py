@@ -11,18 +11,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from ..core import IGNORE
+from ..config import ConfigError, check_range
 from ..data.loaders import VIEWS, LabeledSet
 from ..data.transforms import undo_flip_and_slice
-from ..learner import Method
-from ..losses import _position_mask, dc_loss_pair, l2_alignment_loss  # the mask dc_loss applies (for the statistic)
+from .base import Method, cell_valid, supervised_loss
+from ..losses import dc_loss_pair, l2_alignment_loss, position_mask  # position_mask: the mask dc_loss applies (for the statistic)
 from ..memory import FeatureBank, all_gather_cat
 from ..models import Projector, upsample_logits
 from ..sampling import negative_precision, random_pixel_subset
-from .supervised import supervised_loss
 
 # %% auto #0
-__all__ = ['CACConfig', 'cell_valid', 'overlap_pairs', 'overlap_index', 'CAC', 'image_level_labels', 'cam_scores',
-           'cam_pseudo_labels', 'train_cam_network']
+__all__ = ['CACConfig', 'overlap_pairs', 'overlap_index', 'CAC', 'image_level_labels', 'cam_scores', 'cam_pseudo_labels',
+           'train_cam_network']
 
 # %% ../../nbs/31_methods.cac.ipynb #0ad50c8f
 @dataclass
@@ -53,12 +53,18 @@ class CACConfig:
     cam_threshold: float = 0.3        # a pixel is background unless a present class's max-normalised CAM exceeds this (ours)
     cam_background: int = 0           # the background class index (-1: none, e.g. Cityscapes; every pixel takes a present class)
 
-# %% ../../nbs/31_methods.cac.ipynb #daf98bfd
-def cell_valid(ignore: torch.Tensor, stride: int) -> torch.Tensor:
-    "B×H×W padding map (255 = padding) → B×H/stride×W/stride bool: True where the whole stride×stride cell is image."
-    pad = (ignore == IGNORE).float()[:, None]
-    return F.max_pool2d(pad, stride)[:, 0] == 0
+    def check(self, prefix: str = 'cac.'):
+        "`ConfigError` naming the first value out of its range (`config.validate_config` calls this when a run's config is built)."
+        for key in ('weight', 'weak_weight'): check_range(prefix + key, getattr(self, key), 0)
+        for key in ('tau', 'cam_lr'): check_range(prefix + key, getattr(self, key), 0, low_open=True)
+        for key in ('gamma', 'cam_threshold'): check_range(prefix + key, getattr(self, key), 0, 1)
+        for key in ('proj_hidden_dim', 'proj_dim', 'pool', 'pixels_per_view', 'chunk_size'): check_range(prefix + key, getattr(self, key), 1)
+        for key in ('bank_steps', 'measure_anchors', 'cam_steps'): check_range(prefix + key, getattr(self, key), 0)
+        check_range(prefix + 'cam_background', self.cam_background, -1)
+        lo, hi = self.iou_range
+        if not 0 <= lo <= hi <= 1: raise ConfigError(f"{prefix}iou_range={self.iou_range!r} is out of range: it must be (low, high) with 0 <= low <= high <= 1")
 
+# %% ../../nbs/31_methods.cac.ipynb #daf98bfd
 def overlap_pairs(z1, z2, aux1: dict, aux2: dict, box1, box2, flip1, flip2, stride: int) -> tuple:
     """Paired overlap positions of two crops. `z1`, `z2`: B×D×h×w (stride `stride`); `aux1`/`aux2`: name → B×h×w maps
     (confidence, pseudo-label, validity, ...) of each crop; `box1`/`box2`: B×4 overlap boxes (crop pixels, unflipped);
@@ -135,11 +141,8 @@ class CAC(Method):
 
     def training_step(self, batch_l: dict, batch_u: dict | None, step: int) -> dict:
         img_l, mask_l = batch_l['img'], batch_l['mask']
-        if batch_u is None or self.in_warmup(step):
-            logits = self.model(img_l).logits
-            loss_x = supervised_loss(logits, mask_l)
-            return {'loss': loss_x, 'loss_x': loss_x.detach(), 'loss_u': torch.zeros(())}
-        cfg, s, B_l, B_u = self.cfg, self.stride, len(img_l), len(batch_u['crop1'])
+        if batch_u is None or self.in_warmup(step): return self.labeled_only_step(batch_l)
+        cfg, s, B_l = self.cfg, self.stride, len(img_l)
         # Everything whose size depends on the data is decided BEFORE the forward pass: reading a GPU value on
         # the host waits for the GPU, and waiting here (GPU nearly idle) is cheap, while waiting after the
         # forward would leave the GPU idle while the host launches the rest of the step.
@@ -176,7 +179,7 @@ class CAC(Method):
                                   tau=cfg.tau, gamma=cfg.gamma, directional=cfg.directional,
                                   neg_sampling=cfg.neg_sampling, pos_filter=cfg.pos_filter, chunk_size=cfg.chunk_size,
                                   chunk_mode=cfg.chunk_mode, num_classes=self.num_classes)  # paper Eq. 8: l(φo1,φo2) + l(φo2,φo1)
-            used = lambda ca, ct: _position_mask(ca, ct, cfg.gamma, cfg.directional, cfg.pos_filter, len(ca), ca.device)
+            used = lambda ca, ct: position_mask(ca, ct, cfg.gamma, cfg.directional, cfg.pos_filter, len(ca), ca.device)
             stats = {'mask_ratio': ((used(a1['conf'], a2['conf']).float().mean() + used(a2['conf'], a1['conf']).float().mean()) / 2
                                     if len(o1) else torch.zeros(()))}
         weight_u = cfg.weight * self.rampup(step)                  # λ (× a ramp-up if train.rampup_steps > 0; the paper uses none)

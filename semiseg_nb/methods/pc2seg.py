@@ -9,15 +9,13 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from torch import nn
-from ..core import IGNORE
+from ..config import check_range
 from ..data.loaders import VIEWS
-from ..learner import Method
+from .base import Method, cell_valid, supervised_loss
 from ..losses import cosine_consistency, sampled_pixel_contrastive_loss
 from ..models import Projector
 from ..sampling import false_negative_rate, gumbel_topk, negative_sampling_weights
 from ..teachers import EMATeacher
-from .cac import cell_valid
-from .supervised import supervised_loss
 
 # %% auto #0
 __all__ = ['PC2SegConfig', 'draw_negatives', 'PC2Seg']
@@ -37,6 +35,13 @@ class PC2SegConfig:
     contrast_pairs: int = 2 ** 20        # anchor-negative pairs per chunk of the contrastive loss (chunk × N × D gathered)
     momentum: float = 0.0                # > 0: the weak branch is a MoCo-style EMA of the model (paper: 0.99 on 1/16)
     measure: bool = True                 # log the false-negative rate of the drawn negatives (ground truth, never trained on)
+
+    def check(self, prefix: str = 'pc2seg.'):
+        "`ConfigError` naming the first value out of its range (`config.validate_config` calls this when a run's config is built)."
+        for key in ('contrast_weight', 'consistency_weight', 'n_negatives'): check_range(prefix + key, getattr(self, key), 0)
+        for key in ('sharpen_T', 'tau'): check_range(prefix + key, getattr(self, key), 0, low_open=True)
+        for key in ('proj_dim', 'chunk_size', 'contrast_pairs'): check_range(prefix + key, getattr(self, key), 1)
+        check_range(prefix + 'momentum', self.momentum, 0, 1, high_open=True)
 
 # %% ../../nbs/32_methods.pc2seg.ipynb #d6d2a87c
 def draw_negatives(strategy: str, anchor_img: torch.Tensor, prob: torch.Tensor | None, n: int,
@@ -63,14 +68,11 @@ class PC2Seg(Method):
     `draw_negatives`) + λ2·ℓ_cy (label consistency, Eq. 3) on a weak and a strong view of every unlabeled image.
     `model` is a `SegModel`; `config` a `PC2SegConfig`. Batches: labeled {'img', 'mask'}; unlabeled = `self.views`
     ('weak', 'strong' (one view), 'cutout', 'ignore_mask', and 'gt_mask' when `config.measure`). Returns loss,
-    loss_x, loss_u, loss_ce, loss_cy, n_anchors, n_neg (negatives per anchor this step) and, with `measure`, fnr."""
+    loss_x, loss_u, loss_contrast, loss_cy, n_anchors, n_neg (negatives per anchor this step) and, with `measure`, fnr."""
     def __init__(self, model: nn.Module, num_classes: int, config: PC2SegConfig | None = None):
         super().__init__()
         cfg = config or PC2SegConfig()
-        if cfg.n_negatives < 0: raise ValueError(f"pc2seg.n_negatives must be >= 0, got {cfg.n_negatives}")
-        if cfg.chunk_size < 1 or cfg.contrast_pairs < 1:
-            raise ValueError(f"pc2seg.chunk_size and pc2seg.contrast_pairs must be >= 1, got {cfg.chunk_size}, {cfg.contrast_pairs}")
-        if not 0 <= cfg.momentum < 1: raise ValueError(f"pc2seg.momentum must be in [0, 1), got {cfg.momentum}")
+        cfg.check()   # a method built by hand (not through a run's config) is checked too
         self.model, self.num_classes, self.cfg = model, num_classes, cfg
         self.views = replace(VIEWS['pc2seg'], keep_gt=cfg.measure)
         own = model.projector
@@ -86,9 +88,7 @@ class PC2Seg(Method):
 
     def training_step(self, batch_l: dict, batch_u: dict | None, step: int) -> dict:
         img_l, mask_l = batch_l['img'], batch_l['mask']
-        if batch_u is None or self.in_warmup(step):
-            loss_x = supervised_loss(self.model(img_l).logits, mask_l)
-            return {'loss': loss_x, 'loss_x': loss_x.detach(), 'loss_u': torch.zeros(())}
+        if batch_u is None or self.in_warmup(step): return self.labeled_only_step(batch_l)
         cfg, weak, strong = self.cfg, batch_u['weak'], batch_u['strong'][0]
         B_l, B_u, H = len(img_l), len(weak), weak.shape[-2]
         if self.teacher is None:  # one pass over labeled, weak and strong: BatchNorm sees them all (a batch of one works)
@@ -126,13 +126,13 @@ class PC2Seg(Method):
         idx = draw_negatives(cfg.strategy, img_of, prob, cfg.n_negatives, exclude, cfg.chunk_size)
         if idx.shape[1] > 0:
             per_chunk = max(1, cfg.contrast_pairs // idx.shape[1])     # anchors per checkpointed chunk: memory ∝ pairs
-            loss_ce = sampled_pixel_contrastive_loss(anchors, positives, anchors, idx, cfg.tau, per_chunk)
+            loss_contrast = sampled_pixel_contrastive_loss(anchors, positives, anchors, idx, cfg.tau, per_chunk)
         else:                                                          # no drawable negative (e.g. one image, diff_image)
-            loss_ce = anchors.sum() * 0.0
+            loss_contrast = anchors.sum() * 0.0
         weight_u = self.rampup(step)
-        loss_u = cfg.contrast_weight * loss_ce + cfg.consistency_weight * loss_cy  # Eq. 2
+        loss_u = cfg.contrast_weight * loss_contrast + cfg.consistency_weight * loss_cy  # Eq. 2
         res = {'loss': loss_x + weight_u * loss_u, 'loss_x': loss_x.detach(), 'loss_u': loss_u.detach(),
-               'loss_ce': loss_ce.detach(), 'loss_cy': loss_cy.detach(), 'weight_u': weight_u,
+               'loss_contrast': loss_contrast.detach(), 'loss_cy': loss_cy.detach(), 'weight_u': weight_u,
                'n_anchors': float(2 * V), 'n_neg': float(idx.shape[1])}
         if cfg.measure and idx.shape[1] > 0:                           # Table 5's FNR, ground truth at the cell centres
             s = H // h

@@ -5,24 +5,15 @@
 # %% ../../nbs/30_methods.supervised.ipynb #1e2ab8ce
 from __future__ import annotations
 import torch
-import torch.nn.functional as F
 from torch import nn
 from ..core import IGNORE, masked_mean, valid_mask
 from ..data.loaders import VIEWS
-from ..learner import Method
+from .base import Method, supervised_loss
 from ..metrics import seg_logits
 from ..models import upsample_logits
 
 # %% auto #0
-__all__ = ['supervised_loss', 'SupOnly']
-
-# %% ../../nbs/30_methods.supervised.ipynb #d5053f74
-def supervised_loss(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = IGNORE) -> torch.Tensor:
-    """Mean cross-entropy over labeled pixels: `logits` B×C×h×w (upsampled bilinearly to the labels' size),
-    `labels` B×H×W int64 with `ignore_index` = unlabeled. 0 (with zero gradient) when no pixel is labeled."""
-    logits = upsample_logits(logits, labels.shape[-2:])
-    ce = F.cross_entropy(logits.float(), labels, ignore_index=ignore_index, reduction='none')  # B×H×W, 0 at ignored
-    return masked_mean(ce, valid_mask(labels, ignore_index))  # F.cross_entropy's mean would be 0/0 = nan
+__all__ = ['SupOnly']
 
 # %% ../../nbs/30_methods.supervised.ipynb #4d7ff635
 class SupOnly(Method):
