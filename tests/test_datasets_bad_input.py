@@ -1,9 +1,9 @@
 """Bad input to the dataset readers ends in a clear `DatasetError`, never a crash deep inside a DataLoader worker.
 
-Runs through the exported module `semiseg_nb.data.datasets` on fixture trees that `write_fixture` writes into
-`tmp_path` in each dataset's exact on-disk layout, then breaks in one way per test. Whole-dataset problems (root,
-layout, split) must fail at construction; per-file problems at `ds[i]`, naming the file — also through a DataLoader
-with 2 worker processes (fork, and spawn as on macOS/Windows)."""
+Runs through the exported module `semiseg_nb.data.datasets` on fixture trees that `write_fixture` (from
+`semiseg_nb.data.fixtures`) writes into `tmp_path` in each dataset's exact on-disk layout, then breaks in one way per
+test. Whole-dataset problems (root, layout, split) must fail at construction; per-file problems at `ds[i]`, naming
+the file — also through a DataLoader with 2 worker processes (fork, and spawn as on macOS/Windows)."""
 import os, shutil
 
 import numpy as np
@@ -12,7 +12,8 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from semiseg_nb.data.datasets import (BDD100K, VOC, CamVid, Cityscapes, DatasetError, ImageFolderSeg, make_split,
-                                      read_split_file, write_fixture)
+                                      read_split_file)
+from semiseg_nb.data.fixtures import write_fixture
 
 SIZE = (16, 24)  # H, W of the fixture images: tiny, these tests are about messages
 KINDS = ['voc', 'cityscapes', 'bdd100k', 'camvid', 'imagefolder']
