@@ -260,9 +260,9 @@ def experiment_config(preset: str = 'cpu_demo', overrides: list[str] | None = No
     cfg = apply_overrides(apply_overrides(cfg, list(p.overrides)), overrides or [])
     if cfg.preset != preset: raise ConfigError(f"set the preset with --preset (or experiment_config(preset=...)), not preset={cfg.preset}")
     if cfg.method not in METHODS:
-        whose = f" (the method of preset {preset!r})" if cfg.method == p.method else ''
-        raise ConfigError(f"method {cfg.method!r}{whose} is not implemented yet; implemented: {', '.join(METHODS)}. "
-                          f"Presets that run: {', '.join(runnable_presets())}")
+        if cfg.method != p.method: method_spec(cfg.method)   # a name nobody registered: "unknown method ..., valid: ..."
+        raise ConfigError(f"method {cfg.method!r} (the method of preset {preset!r}) is not implemented yet; implemented: "
+                          f"{', '.join(METHODS)}. Presets that run: {', '.join(runnable_presets())}")
     return validate_config(cfg)
 
 # %% ../nbs/15_experiment.ipynb #afe2ac67
