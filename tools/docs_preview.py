@@ -3,23 +3,27 @@
     python tools/docs_preview.py [--out _preview] [--workers 0]
 
 Runs nbdev's own notebook processing (`nbdev.serve.proc_nbs`, the step `nbdev_docs` runs before
-Quarto), then renders each processed notebook in `_proc/` to HTML with nbconvert and wraps it in a
-small page shell: a sidebar built from `nbs/sidebar.yml`, the frontmatter title and description,
-and MathJax from Debian's `libjs-mathjax` when it is installed. Page names follow the frontmatter's
-`output-file`, so links and file names match the real Quarto site. `<out>/manifest.json` lists the
-pages; tests/test_docs_preview.py opens every page in a headless browser and checks it.
+Quarto), then does what Quarto does with each processed notebook in `_proc/`: writes it out as one
+markdown document, code cells as `::: {.cell}` divs with their outputs in `.cell-output-*` divs (the
+classes nbdev's `styles.css` styles; images as files under `<page>_files/`, HTML as raw HTML,
+show_doc's markdown as markdown, tracebacks without ANSI codes; Quarto's `echo`/`output`/`include`/
+`code-fold` cell options applied), and renders it with **real pandoc** (PyPI's `pypandoc-binary`, else
+a `pandoc` on PATH): pandoc's markdown, math (`--mathjax`) and heading ids (`--section-divs`: the id
+sits on the heading's `<section>`), so the preview shows what the site will show.
 
-Where Quarto's markdown (pandoc) and nbconvert's markdown (mistune) disagree, the preview follows
-pandoc, because the preview is there to show what the real site will show:
-- `$...$` only counts as math under pandoc's rules; any other `$` is shown literally.
-- `\\(...\\)` and `\\[...\\]` in markdown are *not* math for pandoc (quarto-cli#2924, #5812): the
-  backslashes are eaten and the reader sees `(...)`. The preview does the same and records a
-  `math_warnings` entry for the page, so a test can point at the fix (use `$...$` / `$$...$$`).
-- heading ids follow pandoc's auto_identifiers (nbdev's doc links use them as fragments).
+Each page gets a small shell: a sidebar built from `nbs/sidebar.yml`, the frontmatter title and
+description, an "On this page" table of contents of the h2/h3 headings (it also lists
+show_doc's headings, which sit inside output divs where pandoc's own `--toc` does not look), and
+MathJax from Debian's `libjs-mathjax` when it is installed. Page names follow the frontmatter's
+`output-file`, so links and file names match the real site. `<out>/manifest.json` lists the pages;
+a page's `math_warnings` are the TeX that pandoc read as raw LaTeX and dropped (from pandoc's log),
+e.g. the `\\pi` of `\\[ e^{i\\pi} \\]`: `\\( \\)` and `\\[ \\]` are not math for pandoc/Quarto, `$...$`
+and `$$...$$` are. tests/test_docs_preview.py opens every page in a headless browser and checks it.
 """
 from __future__ import annotations
 
 import argparse
+import base64
 import configparser
 import html
 import json
@@ -27,7 +31,9 @@ import os
 import posixpath
 import re
 import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,9 +43,6 @@ from urllib.parse import unquote
 import nbformat
 import yaml
 from bs4 import BeautifulSoup
-from jinja2 import pass_context
-from nbconvert import HTMLExporter
-from pygments.formatters import HtmlFormatter
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MATHJAX_DIR = Path('/usr/share/javascript/mathjax')
@@ -65,24 +68,17 @@ def read_settings(repo: Path) -> SiteSettings:
     parser.read(repo / 'settings.ini', encoding='utf-8')
     cfg = parser['DEFAULT']
     site_url = cfg.get('doc_host', '').rstrip('/') + '/' + cfg.get('doc_baseurl', '').strip('/')
-    return SiteSettings(nbs_dir=repo / cfg.get('nbs_path', 'nbs'),
-                        site_url=site_url.rstrip('/') + '/',
+    return SiteSettings(nbs_dir=repo / cfg.get('nbs_path', 'nbs'), site_url=site_url.rstrip('/') + '/',
                         title=cfg.get('title', cfg.get('lib_name', 'docs')),
                         recursive=cfg.get('recursive', 'True').lower() in ('true', '1', 'yes'))
 
 
-def _is_skipped_name(name: str) -> bool:
-    # Same rule as nbdev's nbglob: files and folders starting with '_' or '.' are not docs pages.
-    return name.startswith(('_', '.'))
-
-
 def find_notebooks(nbs_dir: Path, recursive: bool = True) -> list[str]:
-    "Notebook paths relative to `nbs_dir` (posix), as nbdev would pick them up for the docs."
+    "Notebook paths relative to `nbs_dir` (posix), as nbdev picks them for the docs (no '_' or '.' names)."
     found = []
     for path in sorted(nbs_dir.rglob('*.ipynb') if recursive else nbs_dir.glob('*.ipynb')):
         rel = path.relative_to(nbs_dir)
-        if not any(_is_skipped_name(part) for part in rel.parts):
-            found.append(rel.as_posix())
+        if not any(part.startswith(('_', '.')) for part in rel.parts): found.append(rel.as_posix())
     return found
 
 
@@ -151,8 +147,7 @@ def _sidebar_node(entry) -> SidebarNode | None:
     if 'section' in entry or 'contents' in entry:
         contents = entry.get('contents') or []
         if isinstance(contents, (str, dict)): contents = [contents]
-        return SidebarNode('section', text=str(entry.get('section', '')),
-                           target=str(entry.get('href', '')),
+        return SidebarNode('section', text=str(entry.get('section', '')), target=str(entry.get('href', '')),
                            children=[n for n in map(_sidebar_node, contents) if n])
     href = str(entry.get('href') or entry.get('file') or '')
     if not href: return None
@@ -178,177 +173,12 @@ def iter_sidebar(nodes, section=None):
         if node.kind == 'section': yield from iter_sidebar(node.children, node.text or section)
 
 
-def sidebar_section_titles(nodes) -> list[str]:
-    return [n.text for n, _ in iter_sidebar(nodes) if n.kind == 'section' and n.text]
-
-
 def _normalise_sidebar_target(target: str) -> str:
     # Sidebar paths are relative to nbs/ (Quarto's project dir); './x.ipynb' and 'x.ipynb' are one page.
     return posixpath.normpath(target.split('#')[0]).lstrip('/')
 
 
-# ---------------------------------------------------------------- markdown: pandoc-isms and math
-
-_FENCE_OR_CODE = re.compile(
-    r'(?P<fence>^[ ]{0,3}(?P<tick>`{3,}|~{3,})[^\n]*\n.*?(?:^[ ]{0,3}(?P=tick)[`~]*[ \t]*$|\Z))'
-    r'|(?P<span>(?P<run>`+)(?!`).+?(?<!`)(?P=run)(?!`))', re.M | re.S)
-
-
-def split_code(markdown: str) -> list[tuple[bool, str]]:
-    "Split markdown into (is_code, text) pieces so rewrites never touch code blocks or code spans."
-    pieces, last = [], 0
-    for m in _FENCE_OR_CODE.finditer(markdown):
-        if m.start() > last: pieces.append((False, markdown[last:m.start()]))
-        pieces.append((True, m.group(0)))
-        last = m.end()
-    if last < len(markdown): pieces.append((False, markdown[last:]))
-    return pieces
-
-
-def scan_dollar_math(text: str) -> list[tuple[str, str]]:
-    """Split prose into ('text'|'math'|'dollar', s) following pandoc's `tex_math_dollars`.
-
-    `$$...$$` is display math. `$...$` is inline math only when the opening `$` has a non-space
-    right after it and the closing `$` a non-space right before it and no digit right after it.
-    Every other `$` (including `\\$`) is a literal dollar ('dollar')."""
-    out, buf, i, n = [], [], 0, len(text)
-    def flush():
-        if buf: out.append(('text', ''.join(buf))); buf.clear()
-    while i < n:
-        ch = text[i]
-        if ch == '\\' and i + 1 < n:
-            if text[i + 1] == '$': flush(); out.append(('dollar', '\\$')); i += 2; continue
-            buf.append(text[i:i + 2]); i += 2; continue
-        if ch != '$': buf.append(ch); i += 1; continue
-        if text.startswith('$$', i):
-            end = text.find('$$', i + 2)
-            if end > i + 2: flush(); out.append(('math', text[i:end + 2])); i = end + 2; continue
-            flush(); out.append(('dollar', '$$')); i += 2; continue
-        end = _inline_math_end(text, i)
-        if end: flush(); out.append(('math', text[i:end + 1])); i = end + 1; continue
-        flush(); out.append(('dollar', '$')); i += 1
-    flush()
-    return out
-
-
-def _inline_math_end(text: str, start: int) -> int | None:
-    "Index of the `$` closing inline math opened at `start`, or None (pandoc's rules)."
-    if start + 1 >= len(text) or text[start + 1].isspace(): return None
-    j = start + 1
-    while True:
-        j = text.find('$', j)
-        if j < 0: return None
-        if '\n\n' in text[start:j]: return None          # inline math does not cross paragraphs
-        escaped = text[j - 1] == '\\'
-        closes = not text[j - 1].isspace() and not (j + 1 < len(text) and text[j + 1].isdigit())
-        if not escaped and closes: return j
-        j += 1
-
-
-_SINGLE_BACKSLASH_MATH = re.compile(r'(?<!\\)\\(\(|\[)')
-_TEX_ENVIRONMENT = re.compile(r'\\begin\{[a-zA-Z*]+\}')
-
-
-def markdown_math_report(markdown: str) -> tuple[bool, list[str]]:
-    "(has math the real site renders, warnings about math it will not render)."
-    has_math, warnings = False, []
-    for is_code, piece in split_code(markdown):
-        if is_code: continue
-        if any(kind == 'math' for kind, _ in scan_dollar_math(piece)) or _TEX_ENVIRONMENT.search(piece):
-            has_math = True
-        for m in _SINGLE_BACKSLASH_MATH.finditer(piece):
-            snippet = piece[m.start():m.start() + 40].split('\n')[0]
-            warnings.append(f'{snippet!r}: Quarto renders only $...$ / $$...$$ math; '
-                            f'\\( \\) and \\[ \\] come out as plain brackets (quarto-cli#2924)')
-    return has_math, warnings
-
-
-_ATTR_TOKEN = re.compile(r'\.([\w-]+)|#([\w-]+)|([\w-]+)=("[^"]*"|\'[^\']*\'|[^\s}]+)')
-
-
-def pandoc_attrs_to_html(attrs: str) -> str:
-    "`.cls #id key=val` (pandoc attribute syntax) -> ` class=... id=... key=...`."
-    classes, parts = [], []
-    for cls, ident, key, value in _ATTR_TOKEN.findall(attrs):
-        if cls: classes.append(cls)
-        elif ident: parts.append(f'id="{html.escape(ident)}"')
-        elif key:
-            value = value[1:-1] if value[:1] in '"\'' else value
-            parts.append(f'{key}="{html.escape(value)}"')
-    if classes: parts.insert(0, f'class="{" ".join(classes)}"')
-    return (' ' + ' '.join(parts)) if parts else ''
-
-
-_IMAGE_WITH_ATTRS = re.compile(r'!\[([^\]\n]*)\]\(([^)\s]+)(?:\s+"[^"]*")?\)\{([^}\n]*)\}')
-_LINK_WITH_ATTRS = re.compile(r'(?<!!)\[([^\]\n]*)\]\(([^)\s]+)(?:\s+"[^"]*")?\)\{([^}\n]*)\}')
-_SPAN_WITH_ATTRS = re.compile(r'(?<![!\]])\[([^\]\n]+)\]\{([^}\n]*)\}')
-_FENCED_DIV = re.compile(r'^[ ]{0,3}(:{3,})[ \t]*(\{[^}\n]*\}|[\w-]+)?[ \t]*$', re.M)
-
-
-def convert_pandoc_inline_attrs(text: str) -> str:
-    "`[txt](url){attrs}`, `![alt](src){attrs}`, `[txt]{attrs}` -> inline HTML (mistune knows none)."
-    text = _IMAGE_WITH_ATTRS.sub(
-        lambda m: f'<img src="{html.escape(m[2])}" alt="{html.escape(m[1])}"{pandoc_attrs_to_html(m[3])}>', text)
-    text = _LINK_WITH_ATTRS.sub(lambda m: f'<a href="{html.escape(m[2])}"{pandoc_attrs_to_html(m[3])}>{m[1]}</a>', text)
-    return _SPAN_WITH_ATTRS.sub(lambda m: f'<span{pandoc_attrs_to_html(m[2])}>{m[1]}</span>', text)
-
-
-def convert_fenced_divs(text: str) -> str:
-    "Quarto's `::: {.callout-note}` ... `:::` blocks -> <div> (blank lines keep the inside markdown)."
-    depth = 0
-    def replace(m):
-        nonlocal depth
-        spec = m.group(2)
-        if spec:
-            depth += 1
-            attrs = pandoc_attrs_to_html(spec[1:-1]) if spec.startswith('{') else f' class="{spec}"'
-            return f'<div{attrs}>\n'
-        if depth:
-            depth -= 1
-            return '\n</div>'
-        return m.group(0)
-    return _FENCED_DIV.sub(replace, text)
-
-
-ESCAPED_DOLLAR_TOKEN = 'PREVIEWLITERALDOLLARTOKEN'
-
-
-def _literal_dollars(text: str) -> str:
-    # A token that no markdown or math parser touches; restore_markdown turns it into `\$`, which
-    # MathJax (processEscapes) shows as `$` and never pairs up into math.
-    return ESCAPED_DOLLAR_TOKEN * text.count('$')
-
-
-def prepare_markdown(markdown: str) -> str:
-    "Rewrite the pandoc-only syntax nbdev and Quarto notebooks use into what mistune understands."
-    out = []
-    for is_code, piece in split_code(markdown):
-        if is_code: out.append(piece); continue
-        for kind, text in scan_dollar_math(convert_fenced_divs(piece)):
-            if kind == 'math': out.append(text)        # TeX stays as written, for MathJax
-            elif kind == 'dollar': out.append(_literal_dollars(text))
-            else: out.append(convert_pandoc_inline_attrs(text))
-    return ''.join(out)
-
-
-def restore_markdown(rendered: str, mathjax: bool) -> str:
-    return rendered.replace(ESCAPED_DOLLAR_TOKEN, '\\$' if mathjax else '$')
-
-
-class PreviewHTMLExporter(HTMLExporter):
-    "nbconvert's lab markup, with markdown first passed through `prepare_markdown`."
-    def __init__(self, mathjax: bool, **kw):
-        super().__init__(template_name='lab', template_file='base.html.j2', exclude_input_prompt=True,
-                         exclude_output_prompt=True, **kw)
-        self.preview_mathjax = mathjax
-
-    @pass_context  # jinja hands the template context (cell attachments, path) to the filter
-    def markdown2html(self, context, source):
-        rendered = super().markdown2html(context, prepare_markdown(source))
-        return restore_markdown(rendered, self.preview_mathjax)
-
-
-# ---------------------------------------------------------------- notebook -> page body
+# ---------------------------------------------------------------- processed notebook -> Quarto-style markdown
 
 @dataclass
 class PageInfo:
@@ -396,84 +226,154 @@ def pop_cell_options(cell) -> dict:
     return options
 
 
-def apply_quarto_cell_options(nb) -> None:
-    "Do what Quarto does with echo/output/include/code-fold, so the page shows what the site shows."
-    kept = []
-    for i, cell in enumerate(nb.cells):
-        if not cell.get('id'): cell['id'] = f'preview-cell-{i}'
-        if cell.cell_type == 'markdown' and not cell.source.strip(): continue
-        if cell.cell_type != 'code': kept.append(cell); continue
-        options = pop_cell_options(cell)
-        if options.get('include') is False: continue
-        if options.get('output') is False: cell.outputs = []
-        if options.get('echo') is False or not cell.source.strip():
-            cell.metadata.setdefault('transient', {})['remove_source'] = True
+_ANSI = re.compile(r'\x1b\[[0-9;?]*[A-Za-z]')
+
+
+def plain_output_text(text: str) -> str:
+    "What a terminal shows: ANSI codes stripped, a `\\r`-rewritten line (progress bars) at its last state."
+    return '\n'.join(line.split('\r')[-1] for line in _ANSI.sub('', text).split('\n'))
+
+
+def fenced(text: str, info: str = '') -> str:
+    "A fenced code block that no backtick run inside `text` can close."
+    fence = '`' * max(3, max((len(run) for run in re.findall(r'`+', text)), default=0) + 1)
+    return f'{fence}{info}\n{text.rstrip(chr(10))}\n{fence}'
+
+
+def div(classes: str, inside: str) -> str:
+    return f'::: {{{classes}}}\n{inside}\n:::'
+
+
+IMAGE_TYPES = {'image/svg+xml': 'svg', 'image/png': 'png', 'image/jpeg': 'jpg', 'image/gif': 'gif'}
+# Quarto's choice among an output's representations for HTML pages, best first.
+MIME_PREFERENCE = ['text/html', 'text/markdown', 'image/svg+xml', 'image/png', 'image/jpeg', 'image/gif',
+                   'text/latex', 'text/plain']
+
+
+@dataclass
+class MediaDir:
+    "Where a page's output images go: `<page>_files/figure-html/`, as Quarto names them."
+    out_dir: Path
+    page_file: str
+
+    def write(self, name: str, data: bytes) -> str:
+        "Write one file, return its URL relative to the page."
+        rel = posixpath.join(posixpath.splitext(posixpath.basename(self.page_file))[0] + '_files', 'figure-html', name)
+        dest = self.out_dir / posixpath.dirname(self.page_file) / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+        return rel
+
+
+def output_markdown(out, where: str, media: MediaDir) -> str:
+    "One output, as Quarto's markdown for it."
+    kind = out.get('output_type')
+    if kind == 'stream':
+        return div(f'.cell-output .cell-output-{out.get("name", "stdout")}', fenced(plain_output_text(out.get('text', ''))))
+    if kind == 'error':
+        return div('.cell-output .cell-output-error', fenced(plain_output_text('\n'.join(out.get('traceback', [])))))
+    data = out.get('data', {})
+    mime = next((m for m in MIME_PREFERENCE if m in data), None)
+    if mime is None: return ''
+    value = data[mime]
+    value = ''.join(value) if isinstance(value, list) else value
+    if mime in IMAGE_TYPES:
+        raw = value.encode('utf-8') if mime == 'image/svg+xml' else base64.b64decode(value)
+        inside = f'![]({media.write(f"{where}.{IMAGE_TYPES[mime]}", raw)})'
+    elif mime == 'text/html': inside = fenced(value, '{=html}')
+    elif mime in ('text/markdown', 'text/latex'): inside = value     # pandoc reads them as markdown
+    else: inside = fenced(plain_output_text(value))
+    return div('.cell-output .cell-output-display', inside)
+
+
+def cell_markdown(cell, index: int, media: MediaDir) -> str:
+    "One cell as Quarto writes it before pandoc: markdown as is, code as a `.cell` div (cell options applied)."
+    if cell.cell_type == 'markdown':
+        source = cell.source
+        for name, bundle in (cell.get('attachments') or {}).items():
+            mime = next((m for m in IMAGE_TYPES if m in bundle), None)
+            if mime:
+                data = bundle[mime].encode() if mime == 'image/svg+xml' else base64.b64decode(bundle[mime])
+                source = source.replace(f'attachment:{name}', media.write(f'cell-{index}-{name}', data))
+        return source
+    if cell.cell_type == 'raw': return cell.source
+    options = pop_cell_options(cell)
+    if options.get('include') is False: return ''
+    parts = []
+    if cell.source.strip() and options.get('echo') is not False:
+        code = fenced(cell.source, '{.python .cell-code}')
         fold = options.get('code-fold')
-        if fold in (True, 'show') and not cell.metadata.get('transient', {}).get('remove_source'):
-            cell.metadata['preview_fold'] = {'open': fold == 'show',
-                                             'summary': str(options.get('code-summary', 'Code'))}
-        if cell.source.strip() or cell.outputs: kept.append(cell)
-    nb.cells = kept
+        if fold in (True, 'show'):
+            summary = html.escape(str(options.get('code-summary', 'Code')))
+            code = (f'<details class="code-fold"{" open" if fold == "show" else ""}>\n<summary>{summary}</summary>\n\n'
+                    f'{code}\n\n</details>')
+        parts.append(code)
+    if options.get('output') is not False:
+        parts += [output_markdown(out, f'cell-{index}-output-{j + 1}', media) for j, out in enumerate(cell.outputs)]
+    parts = [p for p in parts if p]
+    return div('.cell', '\n\n'.join(parts)) if parts else ''
 
 
-def notebook_math(nb) -> tuple[bool, list[str]]:
-    has_math, warnings = False, []
-    for cell in nb.cells:
-        sources = [cell.source] if cell.cell_type == 'markdown' else []
-        for out in cell.get('outputs', []):
-            data = out.get('data', {})
-            if 'text/latex' in data: has_math = True
-            if 'text/markdown' in data: sources.append(data['text/markdown'])
-        for source in sources:
-            cell_has_math, cell_warnings = markdown_math_report(source)
-            has_math |= cell_has_math
-            warnings += cell_warnings
-    return has_math, warnings
+def notebook_markdown(nb, frontmatter: dict, media: MediaDir) -> str:
+    "The whole page as one pandoc markdown document, frontmatter as its YAML metadata block."
+    cells = [cell_markdown(cell, i, media) for i, cell in enumerate(nb.cells)]
+    meta = yaml.safe_dump(frontmatter, allow_unicode=True, sort_keys=False) if frontmatter else ''
+    return (f'---\n{meta}---\n\n' if meta else '') + '\n\n'.join(c.strip('\n') for c in cells if c.strip()) + '\n'
 
 
 def count_error_outputs(nb) -> int:
     return sum(out.get('output_type') == 'error' for cell in nb.cells for out in cell.get('outputs', []))
 
 
-# ---------------------------------------------------------------- HTML post-processing
+# ---------------------------------------------------------------- pandoc
 
-def pandoc_identifier(text: str) -> str:
-    "pandoc's auto_identifiers: keep alphanumerics and _-. , spaces -> '-', lowercase, start at a letter."
-    kept = ''.join(c for c in text.lower() if c.isalnum() or c in '_-. \n\t')
-    ident = '-'.join(kept.split())
-    ident = re.sub(r'^[^a-z\u00c0-\uffff]+', '', ident)
-    return ident or 'section'
-
-
-def set_heading_ids(soup) -> None:
-    "Give headings pandoc's ids (nbconvert's differ), so nbdev's `page.html#name` links resolve."
-    used = {tag['id'] for tag in soup.find_all(id=True) if not re.match(r'^h[1-6]$', tag.name)}
-    for heading in soup.find_all(re.compile(r'^h[1-6]$')):
-        anchor = heading.find('a', class_='anchor-link')
-        text = ''.join(s for s in heading.find_all(string=True) if not (anchor and s.parent is anchor))
-        ident = base = pandoc_identifier(text)
-        n = 0
-        while ident in used:
-            n += 1
-            ident = f'{base}-{n}'
-        used.add(ident)
-        heading['id'] = ident
-        if anchor: anchor['href'] = '#' + ident
+def pandoc_path() -> str:
+    try:
+        import pypandoc
+        return pypandoc.get_pandoc_path()
+    except (ImportError, OSError):
+        found = shutil.which('pandoc')
+        if found: return found
+        raise SystemExit('docs_preview: pandoc not found: pip install pypandoc-binary (in the dev extras)')
 
 
-def wrap_folded_code(soup, folds: dict) -> None:
-    "Quarto's code-fold: the cell's input goes inside <details> (open for `code-fold: show`)."
-    for cell_id, fold in folds.items():
-        cell = soup.find(id=f'cell-id={cell_id}')
-        wrapper = cell.find(class_='jp-Cell-inputWrapper') if cell else None
-        if wrapper is None: continue
-        details = soup.new_tag('details', attrs={'class': 'code-fold'})
-        if fold['open']: details['open'] = ''
-        summary = soup.new_tag('summary')
-        summary.string = fold['summary']
-        wrapper.wrap(details)
-        details.insert(0, summary)
+PARTS = ('title', 'description', 'pagetitle', 'body')
+SPLIT = '\n<!--docs-preview-part-->\n'
+TEMPLATE = SPLIT.join(['$title$', '$description$', '$pagetitle$', '$body$']) + '\n'
+PANDOC_ARGS = ['-f', 'markdown', '-t', 'html5', '--standalone', '--mathjax', '--section-divs', '--wrap=none']
 
+
+def run_pandoc(markdown: str, template: str = TEMPLATE, extra: tuple = ()) -> tuple[str, list]:
+    "(pandoc's HTML with `template`, its JSON log messages)."
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / 'page.tpl').write_text(template, encoding='utf-8')
+        result = subprocess.run([pandoc_path(), *PANDOC_ARGS, *extra, '--template', str(Path(tmp) / 'page.tpl'),
+                                 '--log', str(Path(tmp) / 'log.json')],
+                                input=markdown, capture_output=True, text=True, encoding='utf-8')
+        if result.returncode:
+            raise RuntimeError(f'pandoc failed ({result.returncode}): {result.stderr[-2000:]}')
+        log = Path(tmp) / 'log.json'
+        return result.stdout, (json.loads(log.read_text(encoding='utf-8') or '[]') if log.exists() else [])
+
+
+def render_markdown(markdown: str) -> tuple[dict, list[str]]:
+    "Pandoc renders one page: ({part: html} for PARTS, warnings about TeX it dropped)."
+    rendered, log = run_pandoc(markdown)
+    parts = dict(zip(PARTS, rendered.split(SPLIT)))
+    warnings = [f'{m["contents"]["c"][1][:60]!r}: pandoc read this as raw LaTeX and dropped it (only $...$ / '
+                f'$$...$$ is math for pandoc and Quarto; \\( \\) and \\[ \\] come out as plain brackets)'
+                for m in log if m.get('type') in ('InlineNotRendered', 'BlockNotRendered')
+                and (m.get('contents') or {}).get('c', [''])[0] in ('tex', 'latex')]
+    return {k: parts.get(k, '').strip() for k in PARTS}, warnings
+
+
+def highlighting_css() -> str:
+    "pandoc's CSS for its highlighted code (the same for every page)."
+    css, _ = run_pandoc('```python\nx = 1\n```\n', '$highlighting-css$\n')
+    return css
+
+
+# ---------------------------------------------------------------- links
 
 def _is_external(url: str) -> bool:
     return bool(re.match(r'^([a-zA-Z][a-zA-Z0-9+.-]*:|//)', url))
@@ -495,67 +395,60 @@ def _relative_url(target: str, from_file: str) -> str:
     return posixpath.relpath(target, posixpath.dirname(from_file) or '.')
 
 
-def _split_fragment(url: str) -> tuple[str, str]:
-    path, hash_, fragment = url.partition('#')
-    return path, (hash_ + fragment)
-
-
 def rewrite_url(url: str, ctx: LinkContext) -> str:
     """Site-absolute doc links -> relative; `x.ipynb` -> its page; local files get copied along."""
     for prefix in (ctx.site_url, ctx.site_url.replace('https://', 'http://', 1)):
         if url.startswith(prefix) or url == prefix.rstrip('/'):
-            path, fragment = _split_fragment(url[len(prefix):])
+            path, hash_, fragment = url[len(prefix):].partition('#')
             path = path or 'index.html'
             if path.endswith('/'): path += 'index.html'
-            return _relative_url(path, ctx.page_file) + fragment
+            return _relative_url(path, ctx.page_file) + hash_ + fragment
     if not url or url.startswith('#') or _is_external(url): return url
-    path, fragment = _split_fragment(url)
+    path, hash_, fragment = url.partition('#')
     # Relative URLs in a notebook are relative to the notebook's folder, which is also the
     # page's folder in the preview (pages mirror nbs/), so only the file name may change.
     target = posixpath.normpath(posixpath.join(posixpath.dirname(ctx.notebook), unquote(path.split('?')[0])))
-    if target in ctx.outputs:
-        return _relative_url(ctx.outputs[target], ctx.page_file) + fragment
-    copy_local_file(target, ctx)
+    if target in ctx.outputs: return _relative_url(ctx.outputs[target], ctx.page_file) + hash_ + fragment
+    if not target.startswith('../') and target not in ctx.copied and (ctx.nbs_dir / target).is_file() \
+            and not target.endswith('.ipynb'):   # an image or data file next to the notebook
+        (ctx.out_dir / target).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ctx.nbs_dir / target, ctx.out_dir / target)
+        ctx.copied.add(target)
     return url
 
 
-def copy_local_file(target: str, ctx: LinkContext) -> None:
-    "Copy a file a page refers to (an image, a data file) from nbs/ to the same place in the preview."
-    if target.startswith('../') or target in ctx.copied: return
-    source = ctx.nbs_dir / target
-    if source.is_file() and source.suffix != '.ipynb':
-        dest = ctx.out_dir / target
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, dest)
-        ctx.copied.add(target)
-
-
-def rewrite_links(soup, ctx: LinkContext) -> None:
+def rewrite_links(soup, ctx: LinkContext):
     for tag, attr in (('a', 'href'), ('img', 'src'), ('source', 'src'), ('video', 'src'),
                       ('audio', 'src'), ('iframe', 'src'), ('embed', 'src'), ('object', 'data')):
         for el in soup.find_all(tag, attrs={attr: True}):
             el[attr] = rewrite_url(el[attr], ctx)
+    return soup
 
 
-def postprocess_body(body_html: str, folds: dict, ctx: LinkContext) -> str:
-    soup = BeautifulSoup(body_html, 'html.parser')
-    set_heading_ids(soup)
-    wrap_folded_code(soup, folds)
-    rewrite_links(soup, ctx)
-    return str(soup)
+def table_of_contents(soup) -> str:
+    "Nested list of the h2/h3 headings pandoc made (id on the heading or on its <section>), in order."
+    items = []   # [h2 link, [h3 links]]
+    for h in soup.find_all(['h2', 'h3']):
+        ident = h.get('id') or (h.parent.get('id') if h.parent and h.parent.name == 'section' else None)
+        if not ident: continue     # a heading inside raw HTML output: not pandoc's, not in Quarto's TOC
+        link = f'<li><a href="#{html.escape(ident)}">{html.escape(h.get_text(" ", strip=True))}</a>'
+        if h.name == 'h2' or not items: items.append([link, []])
+        else: items[-1][1].append(link + '</li>')
+    sub = lambda links: f'<ul>{"".join(links)}</ul>' if links else ''
+    return f'<ul>{"".join(link + sub(links) + "</li>" for link, links in items)}</ul>' if items else ''
 
 
 # ---------------------------------------------------------------- page shell
 
 SHELL_CSS = """
-:root { --sidebar-w: 17rem; --accent: #2780e3; --muted: #6c757d; }
+:root { --sidebar-w: 17rem; --toc-w: 15rem; --accent: #2780e3; --muted: #6c757d; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 16px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
        color: #212529; background: #fff; display: flex; align-items: stretch; min-height: 100vh; }
 a { color: var(--accent); text-decoration: none; } a:hover { text-decoration: underline; }
-/* The sidebar column spans the page (so full-page screenshots show it); its inside stays in view. */
+/* Side columns span the page (so full-page screenshots show them); their insides stay in view. */
 #sidebar { flex: 0 0 var(--sidebar-w); border-right: 1px solid #e5e5e5; background: #fafafa; font-size: .92rem; }
-#sidebar .sidebar-inner { position: sticky; top: 0; max-height: 100vh; overflow-y: auto; padding: 1.2rem 1rem; }
+#sidebar .sidebar-inner, #TOC .toc-inner { position: sticky; top: 0; max-height: 100vh; overflow-y: auto; padding: 1.2rem 1rem; }
 #sidebar .site-title { display: block; font-weight: 700; font-size: 1.1rem; margin-bottom: 1rem; color: #212529; }
 #sidebar ul { list-style: none; margin: 0 0 .6rem 0; padding-left: .4rem; }
 #sidebar li { margin: .15rem 0; }
@@ -563,24 +456,24 @@ a { color: var(--accent); text-decoration: none; } a:hover { text-decoration: un
 #sidebar li a.active { background: #e7f1fc; color: var(--accent); font-weight: 600; }
 #sidebar .sidebar-section-title { font-weight: 600; margin: .8rem 0 .3rem; color: #212529; }
 #sidebar .sidebar-missing { color: #b02a37; padding: .1rem .5rem; display: block; }
+#TOC { flex: 0 0 var(--toc-w); font-size: .85rem; order: 3; }
+#TOC .toc-title { font-weight: 600; margin-bottom: .4rem; }
+#TOC ul { list-style: none; margin: 0; padding-left: .8rem; border-left: 1px solid #dee2e6; }
+#TOC ul ul { border-left: 0; }
+#TOC li a { display: block; padding: .1rem 0; color: #495057; overflow-wrap: anywhere; }
 main { flex: 1 1 auto; min-width: 0; padding: 1.5rem 2.5rem 4rem; max-width: 62rem; }
 main > header h1.title { margin: 0 0 .3rem; font-size: 2.2rem; }
 main > header .description { margin-bottom: 1.5rem; }
 h1, h2, h3, h4 { line-height: 1.25; margin: 1.6rem 0 .6rem; }
-.anchor-link { visibility: hidden; margin-left: .3rem; color: var(--muted); }
-h1:hover .anchor-link, h2:hover .anchor-link, h3:hover .anchor-link, h4:hover .anchor-link { visibility: visible; }
 pre, code { font-family: SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace; font-size: .87rem; }
 :not(pre) > code { background: #f4f4f4; padding: .05rem .25rem; border-radius: .2rem; color: #9a2a6a; }
 pre { margin: 0; padding: .6rem .8rem; overflow-x: auto; white-space: pre; }
-.jp-InputPrompt, .jp-OutputPrompt, .jp-Collapser { display: none; }
-.jp-Cell { margin-bottom: 1rem; }
-.jp-CodeCell .jp-InputArea-editor { background: #f7f7f8; border-radius: .3rem; }
-.jp-RenderedText pre { padding: .3rem .8rem; margin-left: .8rem; border-left: 2px solid lightsalmon; }
-.jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"] pre { background: #fdeeee; }
-.jp-RenderedImage img, .jp-RenderedMarkdown img, .jp-RenderedHTMLCommon img { max-width: 100%; height: auto; }
-.jp-RenderedHTMLCommon table { border-collapse: collapse; margin: .5rem 0; }
-.jp-RenderedHTMLCommon th, .jp-RenderedHTMLCommon td { border: 1px solid #dee2e6; padding: .25rem .6rem; }
-.jp-OutputArea-output.jp-RenderedMarkdown .highlight { background: #f7f7f8; border-radius: .3rem; }
+.cell > .sourceCode, .cell > details > .sourceCode { background: #f7f7f8; border-radius: .3rem; }
+.cell-output { margin-top: .3rem; }
+.cell-output-stderr pre, .cell-output-error pre { background: #fdeeee; }
+img { max-width: 100%; height: auto; }
+table { border-collapse: collapse; margin: .5rem 0; }
+th, td { border: 1px solid #dee2e6; padding: .25rem .6rem; }
 details.code-fold > summary { cursor: pointer; color: var(--muted); font-size: .9rem; margin-bottom: .2rem; }
 blockquote { margin: .5rem 0; padding-left: 1rem; border-left: 3px solid #dee2e6; color: #495057; }
 hr { border: 0; border-top: 1px solid #dee2e6; margin: 1.5rem 0; }
@@ -588,45 +481,21 @@ hr { border: 0; border-top: 1px solid #dee2e6; margin: 1.5rem 0; }
 .callout-warning, .callout-caution { border-left-color: #f0ad4e; background: #fdf8ee; }
 .callout-important { border-left-color: #d9534f; background: #fbeeee; }
 .callout-tip { border-left-color: #3fb618; background: #f0f9ee; }
-.ansi-red-fg { color: #c0392b; } .ansi-green-fg { color: #1e8449; } .ansi-yellow-fg { color: #b7950b; }
-.ansi-blue-fg { color: #2471a3; } .ansi-magenta-fg { color: #8e44ad; } .ansi-cyan-fg { color: #148f77; }
-.ansi-red-bg { background: #f5b7b1; } .ansi-green-bg { background: #abebc6; } .ansi-yellow-bg { background: #f9e79f; }
-.ansi-bold { font-weight: 700; } .ansi-underline { text-decoration: underline; }
 """
 
+# pandoc --mathjax writes math as \(...\) and \[...\] inside span.math; a `$` left in the text is a
+# literal dollar, so MathJax must not look for `$` delimiters (Quarto's MathJax does not either).
 MATHJAX_CONFIG = r"""<script type="text/x-mathjax-config">
 MathJax.Hub.Config({
-  tex2jax: {inlineMath: [['$', '$'], ['\\(', '\\)']], displayMath: [['$$', '$$'], ['\\[', '\\]']],
-            processEscapes: true, processEnvironments: true},
+  tex2jax: {inlineMath: [['\\(', '\\)']], displayMath: [['\\[', '\\]']], processEscapes: false,
+            processEnvironments: false},
   "HTML-CSS": {availableFonts: ["TeX"], preferredFont: "TeX", webFont: "TeX", imageFont: null},
   showMathMenu: false, messageStyle: "none"
 });
 </script>"""
 
 
-_INLINE_CODE = re.compile(r'`([^`]+)`')
-_STRONG = re.compile(r'\*\*(\S(?:.*?\S)?)\*\*')
-_EMPHASIS = re.compile(r'(?<![\w*])[*_](\S(?:.*?\S)?)[*_](?![\w*])')
-
-
-def inline_markdown(text: str) -> str:
-    """Titles and descriptions are markdown for Quarto: render `code`, **strong** and *emphasis*.
-
-    Deliberately inline-only: a full markdown pass would turn a title like '1. Intro' into a list."""
-    pieces = _INLINE_CODE.split(text)       # odd indexes are code spans
-    out = []
-    for i, piece in enumerate(pieces):
-        if i % 2: out.append(f'<code>{html.escape(piece)}</code>'); continue
-        piece = _STRONG.sub(r'<strong>\1</strong>', html.escape(piece))
-        out.append(_EMPHASIS.sub(r'<em>\1</em>', piece))
-    return ''.join(out)
-
-
-def plain_text(text: str) -> str:
-    return BeautifulSoup(inline_markdown(text), 'html.parser').get_text()
-
-
-def render_sidebar(nodes, page: PageInfo, pages_by_notebook: dict) -> str:
+def render_sidebar(nodes, page: PageInfo, pages_by_notebook: dict, titles: dict) -> str:
     "Sidebar HTML: section titles, page titles linking to each output file, the current page marked."
     def entry_html(node):
         if node.kind == 'link':
@@ -635,14 +504,14 @@ def render_sidebar(nodes, page: PageInfo, pages_by_notebook: dict) -> str:
         if target is None:
             return f'<li><span class="sidebar-missing" title="not found in nbs/">{html.escape(node.text or node.target)}</span></li>'
         active = ' class="active" aria-current="page"' if target is page else ''
-        href = html.escape(_relative_url(target.file, page.file))
-        return f'<li><a href="{href}"{active}>{inline_markdown(node.text or target.display_title)}</a></li>'
+        text = html.escape(node.text) if node.text else titles[target.notebook]
+        return f'<li><a href="{html.escape(_relative_url(target.file, page.file))}"{active}>{text}</a></li>'
 
     def nodes_html(children):
         items = []
         for node in children:
             if node.kind == 'section':
-                title = f'<div class="sidebar-section-title">{inline_markdown(node.text)}</div>' if node.text else ''
+                title = f'<div class="sidebar-section-title">{html.escape(node.text)}</div>' if node.text else ''
                 items.append(f'<li class="sidebar-section">{title}<ul>{nodes_html(node.children)}</ul></li>')
             else: items.append(entry_html(node))
         return ''.join(items)
@@ -650,19 +519,21 @@ def render_sidebar(nodes, page: PageInfo, pages_by_notebook: dict) -> str:
     return f'<ul class="sidebar-contents">{nodes_html(nodes)}</ul>'
 
 
-def render_page(page: PageInfo, body: str, sidebar_html: str, site_title: str, mathjax: bool,
+def render_page(page: PageInfo, parts: dict, sidebar_html: str, site_title: str, mathjax: bool,
                 home_file: str = 'index.html') -> str:
     to_root = _relative_url('.', page.file)
     root = '' if to_root == '.' else to_root + '/'
     mathjax_tags = (MATHJAX_CONFIG + f'\n<script src="{root}{MATHJAX_LINK_NAME}/MathJax.js?config=TeX-AMS_HTML"></script>'
                     if mathjax else '')
-    description = (f'<div class="description">{inline_markdown(page.description)}</div>' if page.description else '')
+    description = f'<div class="description">{parts["description"]}</div>' if parts['description'] else ''
+    toc = (f'<nav id="TOC" role="doc-toc" aria-label="On this page"><div class="toc-inner">'
+           f'<div class="toc-title">On this page</div>\n{parts["toc"]}\n</div></nav>' if parts['toc'] else '')
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(plain_text(page.display_title))} – {html.escape(site_title)}</title>
+<title>{parts['pagetitle'] if parts['title'] else html.escape(page.display_title)} – {html.escape(site_title)}</title>
 <link rel="stylesheet" href="{root}{CSS_FILE_NAME}">
 {mathjax_tags}
 </head>
@@ -671,23 +542,17 @@ def render_page(page: PageInfo, body: str, sidebar_html: str, site_title: str, m
 <a class="site-title" href="{html.escape(_relative_url(home_file, page.file))}">{html.escape(site_title)}</a>
 {sidebar_html}
 </div></nav>
+{toc}
 <main id="content">
 <header id="title-block-header">
-<h1 class="title">{inline_markdown(page.display_title)}</h1>
+<h1 class="title">{parts['title'] or html.escape(page.display_title)}</h1>
 {description}
 </header>
-{body}
+{parts['body']}
 </main>
 </body>
 </html>
 """
-
-
-def site_css(nbs_dir: Path) -> str:
-    user_css = nbs_dir / 'styles.css'
-    user = user_css.read_text(encoding='utf-8') if user_css.exists() else ''
-    pygments = HtmlFormatter(style='default').get_style_defs('.highlight')
-    return f'{SHELL_CSS}\n/* pygments */\n{pygments}\n/* nbs/styles.css (the real site also loads it) */\n{user}\n'
 
 
 def link_mathjax(out: Path, mathjax_dir: Path = MATHJAX_DIR) -> bool:
@@ -702,42 +567,22 @@ def link_mathjax(out: Path, mathjax_dir: Path = MATHJAX_DIR) -> bool:
 
 # ---------------------------------------------------------------- building the whole site
 
-def _read_processed(proc_dir: Path, notebook: str):
-    # execnb writes outputs in its own (valid, list-of-lines) form; nbformat normalises it on read.
-    return nbformat.reads((proc_dir / notebook).read_text(encoding='utf-8'), as_version=4)
-
-
-def notebook_body_html(nb, exporter: PreviewHTMLExporter, ctx: LinkContext) -> str:
-    "The page body: Quarto's cell options applied, nbconvert's HTML, then ids, folds and links fixed."
-    apply_quarto_cell_options(nb)
-    folds = {c['id']: c.metadata.pop('preview_fold') for c in nb.cells if 'preview_fold' in c.metadata}
-    resources = {'metadata': {'path': str(ctx.nbs_dir / posixpath.dirname(ctx.notebook)),
-                              'name': posixpath.splitext(posixpath.basename(ctx.notebook))[0]}}
-    body, _ = exporter.from_notebook_node(nb, resources=resources)
-    return postprocess_body(body, folds, ctx)
-
-
 def plan_pages(notebooks: list[str], proc_dir: Path, sidebar: list[SidebarNode]) -> dict:
-    "Read every processed notebook once: notebook -> (PageInfo, notebook node)."
+    "Read every processed notebook once: notebook -> (PageInfo, notebook node, frontmatter)."
     sections = {}
     for node, section in iter_sidebar(sidebar):
         if node.kind == 'file': sections.setdefault(_normalise_sidebar_target(node.target), section)
     plans = {}
     for notebook in notebooks:
-        nb = _read_processed(proc_dir, notebook)
+        # execnb writes outputs in its own (valid, list-of-lines) form; nbformat normalises it on read.
+        nb = nbformat.reads((proc_dir / notebook).read_text(encoding='utf-8'), as_version=4)
         fm = pop_frontmatter(nb)
         output_name = fm.get('output-file') or posixpath.basename(default_output_file(notebook))
         page = PageInfo(notebook=notebook, file=posixpath.join(posixpath.dirname(notebook), output_name),
-                        title=str(fm.get('title') or ''),
-                        description=str(fm.get('description') or ''), section=sections.get(notebook))
-        plans[notebook] = (page, nb)
+                        title=str(fm.get('title') or ''), description=str(fm.get('description') or ''),
+                        section=sections.get(notebook), error_outputs=count_error_outputs(nb))
+        plans[notebook] = (page, nb, fm)
     return plans
-
-
-def sidebar_consistency(notebooks: list[str], sidebar: list[SidebarNode]) -> tuple[list, list]:
-    "(notebooks not in the sidebar, sidebar entries that are not one of the docs notebooks)."
-    targets = [_normalise_sidebar_target(n.target) for n, _ in iter_sidebar(sidebar) if n.kind == 'file']
-    return [nb for nb in notebooks if nb not in targets], [t for t in targets if t not in notebooks]
 
 
 def build_site(proc_dir: Path, out: Path, settings: SiteSettings, notebooks: list[str] | None = None,
@@ -751,35 +596,41 @@ def build_site(proc_dir: Path, out: Path, settings: SiteSettings, notebooks: lis
     if notebooks is None: notebooks = find_notebooks(nbs_dir, settings.recursive)
     sidebar = read_sidebar(nbs_dir / 'sidebar.yml')
     mathjax = link_mathjax(out, mathjax_dir)
-    (out / CSS_FILE_NAME).write_text(site_css(nbs_dir), encoding='utf-8')
+    user_css = nbs_dir / 'styles.css'
+    (out / CSS_FILE_NAME).write_text(
+        f'{SHELL_CSS}\n/* pandoc highlighting */\n{highlighting_css()}\n/* nbs/styles.css (the real site loads it too) */\n'
+        f'{user_css.read_text(encoding="utf-8") if user_css.exists() else ""}\n', encoding='utf-8')
 
     plans = plan_pages(notebooks, proc_dir, sidebar)
-    pages_by_notebook = {nb: page for nb, (page, _) in plans.items()}
-    outputs = {nb: page.file for nb, page in pages_by_notebook.items()}
-    exporter = PreviewHTMLExporter(mathjax=mathjax)
+    pages = {nb: page for nb, (page, _, _) in plans.items()}
+    outputs = {nb: page.file for nb, page in pages.items()}
     # The site title links home: index.html where there is an index notebook, else the first page.
-    home_file = next((p.file for p in pages_by_notebook.values() if p.file == 'index.html'),
-                     next(iter(outputs.values()), 'index.html'))
-    copied = set()
-    for notebook, (page, nb) in plans.items():
-        # Counted before rendering: these describe the processed notebook, as Quarto would get it.
-        page.error_outputs = count_error_outputs(nb)
-        page.has_math, page.math_warnings = notebook_math(nb)
+    home_file = next((f for f in outputs.values() if f == 'index.html'), next(iter(outputs.values()), 'index.html'))
+    copied, rendered = set(), {}
+    for notebook, (page, nb, fm) in plans.items():
+        parts, page.math_warnings = render_markdown(notebook_markdown(nb, fm, MediaDir(out, page.file)))
         ctx = LinkContext(site_url=settings.site_url, page_file=page.file, notebook=notebook,
                           outputs=outputs, nbs_dir=nbs_dir, out_dir=out, copied=copied)
-        body = notebook_body_html(nb, exporter, ctx)
-        sidebar_html = render_sidebar(sidebar, page, pages_by_notebook)
+        body = rewrite_links(BeautifulSoup(parts['body'], 'html.parser'), ctx)
+        parts.update(body=str(body), toc=table_of_contents(body),
+                     description=str(rewrite_links(BeautifulSoup(parts['description'], 'html.parser'), ctx)))
+        page.has_math = 'class="math' in parts['title'] + parts['description'] + parts['body']
+        rendered[notebook] = parts
+    titles = {nb: parts['title'] or html.escape(pages[nb].display_title) for nb, parts in rendered.items()}
+    for notebook, parts in rendered.items():
+        page = pages[notebook]
         dest = out / page.file
         dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_text(render_page(page, body, sidebar_html, settings.title, mathjax, home_file), encoding='utf-8')
+        dest.write_text(render_page(page, parts, render_sidebar(sidebar, page, pages, titles), settings.title,
+                                    mathjax, home_file), encoding='utf-8')
 
-    not_in_sidebar, missing = sidebar_consistency(notebooks, sidebar)
+    targets = [_normalise_sidebar_target(n.target) for n, _ in iter_sidebar(sidebar) if n.kind == 'file']
     manifest = {
-        'pages': [vars(page) for page in pages_by_notebook.values()],
-        'sidebar_sections': sidebar_section_titles(sidebar),
+        'pages': [vars(page) for page in pages.values()],
+        'sidebar_sections': [n.text for n, _ in iter_sidebar(sidebar) if n.kind == 'section' and n.text],
         'mathjax': mathjax,
-        'notebooks_not_in_sidebar': not_in_sidebar,
-        'sidebar_entries_missing': missing,
+        'notebooks_not_in_sidebar': [nb for nb in notebooks if nb not in targets],
+        'sidebar_entries_missing': [t for t in targets if t not in notebooks],
         'copied_files': sorted(copied),
         'render_seconds': round(time.perf_counter() - started, 2),
     }
@@ -802,12 +653,12 @@ def build_preview(out: Path, repo: Path = REPO_ROOT, workers: int = 0) -> dict:
     repo, out = Path(repo).resolve(), Path(out).resolve()
     clear_previous_preview(out, repo)
     settings = read_settings(repo)
+    pandoc_path()   # fail before the slow part if pandoc is missing
     started = time.perf_counter()
     proc_dir = run_nbdev_processing(repo, workers)
     proc_seconds = round(time.perf_counter() - started, 2)
     # proc_nbs keeps processed copies of deleted notebooks in its cache: only render current ones.
-    notebooks = find_notebooks(settings.nbs_dir, settings.recursive)
-    manifest = build_site(proc_dir, out, settings, notebooks)
+    manifest = build_site(proc_dir, out, settings, find_notebooks(settings.nbs_dir, settings.recursive))
     manifest['proc_seconds'] = proc_seconds
     (out / 'manifest.json').write_text(json.dumps(manifest, indent=2), encoding='utf-8')
     return manifest
@@ -815,7 +666,7 @@ def build_preview(out: Path, repo: Path = REPO_ROOT, workers: int = 0) -> dict:
 
 def report(manifest: dict, out: Path) -> str:
     lines = [f"{len(manifest['pages'])} pages in {out} (nbdev processing {manifest.get('proc_seconds', '?')}s, "
-             f"rendering {manifest['render_seconds']}s, mathjax: {manifest['mathjax']})"]
+             f"pandoc rendering {manifest['render_seconds']}s, mathjax: {manifest['mathjax']})"]
     for page in manifest['pages']:
         lines.append(f"  {page['notebook']:<32} -> {page['file']:<24} {page['title']}")
         lines += [f"    warning: {w}" for w in page['math_warnings']]
