@@ -4,15 +4,15 @@
 
 # %% ../nbs/00_core.ipynb #8a0de9c8
 from __future__ import annotations
-import math, os, random, tempfile
+import math, os, random, re, tempfile
 from pathlib import Path
 import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['IN_TEST', 'IGNORE', 'in_test', 'tiny_if_testing', 'valid_mask', 'seed_everything', 'make_generator',
-           'available_devices', 'get_device', 'masked_mean', 'one_hot_ignore', 'WriteError', 'atomic_write',
-           'remove_temp_files', 'nan_to_none']
+__all__ = ['IN_TEST', 'IGNORE', 'in_test', 'tiny_if_testing', 'skip_gpu_cell', 'guard_gpu_cells', 'RenderedDoc', 'doc_renderer',
+           'valid_mask', 'seed_everything', 'make_generator', 'available_devices', 'get_device', 'masked_mean',
+           'one_hot_ignore', 'WriteError', 'atomic_write', 'remove_temp_files', 'nan_to_none']
 
 # %% ../nbs/00_core.ipynb #1e2f42b9
 def in_test() -> bool:
@@ -25,6 +25,43 @@ IN_TEST = in_test()  # read once at import; call `in_test()` when the answer may
 def tiny_if_testing(full, tiny):
     "Return `tiny` under test (`in_test()`), else `full`: how notebooks choose their run sizes."
     return tiny if in_test() else full
+
+# %% ../nbs/00_core.ipynb #4737368c
+_GPU_FLAG = re.compile(r'^\s*#\|\s*gpu\b')
+
+def skip_gpu_cell(lines: list[str]) -> list[str]:
+    "IPython input transformer: a cell whose first line is `#| gpu` becomes a one-line notice; other cells pass unchanged."
+    first = next((l for l in lines if l.strip()), '')
+    if not _GPU_FLAG.match(first): return lines
+    return ["print('skipped: this `#| gpu` cell needs a CUDA GPU and torch sees none here (its saved output is from one)')\n"]
+
+def guard_gpu_cells(shell=None, cuda: bool | None = None) -> bool:
+    """In IPython/Jupyter (`shell`, default the running one), make every `#| gpu` cell print one line instead of running
+    when CUDA is absent (`cuda`, default `torch.cuda.is_available()`), so "Run All" goes on. Idempotent; True if active."""
+    if shell is None:
+        try: shell = get_ipython()  # noqa: F821 (defined inside IPython only)
+        except NameError: return False
+    shell.input_transformers_post[:] = [t for t in shell.input_transformers_post if t is not skip_gpu_cell]
+    if torch.cuda.is_available() if cuda is None else cuda: return False
+    shell.input_transformers_post.append(skip_gpu_cell)
+    return True
+
+# %% ../nbs/00_core.ipynb #c9bc33f4
+class RenderedDoc:
+    "A `show_doc` result: its markdown, shown by Jupyter and by nbdev's docs processing alike."
+    def __init__(self, markdown: str): self.markdown = markdown
+    def _repr_markdown_(self) -> str: return self.markdown
+
+_QUARTO_LINK = re.compile(r'\[(?P<text>[^\]]+)\]\((?P<url>[^)\s]+)\)\{target="_blank"\s*(?:style="(?P<style>[^"]*)")?\s*\}')
+
+def doc_renderer(sym, name: str | None = None, title_level: int = 3) -> RenderedDoc:
+    "nbdev's `show_doc` markdown for `sym`, with Quarto-only link attributes rewritten as HTML (settings.ini `renderer`)."
+    from nbdev.showdoc import BasicMarkdownRenderer  # nbdev is a development extra: imported only when docs are shown
+    md = BasicMarkdownRenderer(sym, name=name, title_level=title_level)._repr_markdown_()
+    def anchor(m):
+        style = f' style="{m["style"]}"' if m['style'] else ''
+        return f'<a href="{m["url"]}" target="_blank"{style}>{m["text"]}</a>'
+    return RenderedDoc(_QUARTO_LINK.sub(anchor, md))
 
 # %% ../nbs/00_core.ipynb #e40be4d3
 IGNORE = 255  # label value of pixels without supervision (VOC borders, unmapped classes, padding)

@@ -16,7 +16,7 @@ from .experiment import (ExperimentBase, build_datasets, build_method, eval_sett
                                    experiment_config_type)
 
 # %% auto #0
-__all__ = ['run_state', 'train_many', 'load_method', 'evaluate_checkpoint']
+__all__ = ['run_state', 'train_many', 'load_method', 'evaluate_checkpoint', 'runs_finished', 'saved_reports', 'saved_numbers']
 
 # %% ../nbs/17_runs.ipynb #d67bb2b1
 def run_state(run_dir, cfg: ExperimentBase) -> str:
@@ -118,3 +118,51 @@ def evaluate_checkpoint(path, overrides: list[str] | None = None, device: str = 
               'iou': dict(zip(names, nan_to_none(res['iou'].tolist())))}
     atomic_write(out, lambda f: json.dump(report, f, indent=2))
     return {**report, 'table': format_iou_table(res['iou'], names), 'report': str(out)}
+
+# %% ../nbs/17_runs.ipynb #f53d77f3
+def runs_finished(plan: dict[str, list[str]], root, preset: str = 'cpu_demo') -> bool:
+    "True when every run of `plan` (name → overrides of `preset`) is finished in `root/name` with exactly that config."
+    root = Path(root)
+    return all(run_state(root / name, experiment_config(preset, [*o, f'train.run_dir={root / name}', 'train.progress=false']))
+               == 'done' for name, o in plan.items())
+
+def saved_reports(plan: dict[str, list[str]], root, saved, retrain: bool = False, preset: str = 'cpu_demo',
+                  summarize=None, minutes: float | None = None, **train_kwargs) -> dict[str, dict]:
+    """{name: report} for the runs of `plan` in `root`: trained (`train_many(**train_kwargs)`) when `retrain`, read back
+    when all are finished, else read from the JSON file `saved`. Reading the runs rewrites `saved` with their reports,
+    each with `summary = summarize(run_dir)` when given. `minutes`: the full retrain's time, for the message."""
+    root, saved = Path(root), Path(saved)
+    plan = {name: list(o) for name, o in plan.items()}
+    how = f"set RETRAIN = True to train them{f' (about {minutes:.0f} min on 2 CPU cores)' if minutes else ''}"
+    if retrain or runs_finished(plan, root, preset):
+        reports = train_many(plan, root, preset=preset, **train_kwargs)
+        for name in plan:
+            if summarize is not None: reports[name]['summary'] = summarize(root / name)
+        record = {'preset': preset, 'plan': plan, 'reports': reports}
+        atomic_write(saved, lambda f: json.dump(record, f, indent=1))
+        print(f"{len(plan)} runs read from {root}; their numbers saved in {saved}")
+        return reports
+    if not saved.is_file():
+        raise ConfigError(f"the {len(plan)} runs are not finished in {root} and no saved numbers exist at {saved}: {how}")
+    record = json.loads(saved.read_text())
+    if record.get('plan') != plan or record.get('preset') != preset:
+        raise ConfigError(f"{saved} holds the numbers of another plan than this cell's; {how}")
+    note = f" ({record['source']})" if record.get('source') else ''
+    print(f"runs not in {root}: showing the numbers saved in {saved}{note}; {how}")
+    return record['reports']
+
+# %% ../nbs/17_runs.ipynb #cf16aa1a
+def saved_numbers(saved, compute, recompute: bool = False, minutes: float | None = None, switch: str = 'RETRAIN'):
+    """`compute()` (a JSON-able value) when `recompute`, stored in the JSON file `saved`; otherwise the value stored
+    there, with one line saying so and how to measure again (`switch = True`, about `minutes` on 2 CPU cores)."""
+    saved = Path(saved)
+    if recompute:
+        value = compute()
+        atomic_write(saved, lambda f: json.dump({'value': value}, f, indent=1))
+        return value
+    how = f"set {switch} = True to measure again{f' (about {minutes:.0f} min on 2 CPU cores)' if minutes else ''}"
+    if not saved.is_file(): raise ConfigError(f"no saved numbers at {saved}: {how}")
+    record = json.loads(saved.read_text())
+    note = f" ({record['source']})" if record.get('source') else ''
+    print(f"the numbers saved in {saved}{note}; {how}")
+    return record['value']

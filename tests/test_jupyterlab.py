@@ -1,0 +1,87 @@
+"""One notebook opened in JupyterLab itself, in headless Chromium: *Run > Run All Cells* from the menu, then every
+code cell must have run and none may show an error. This is what a reader does; the notebook tests
+(test_notebooks.py) run the same cells without the browser.
+
+Needs Debian's /usr/bin/chromium and Playwright (never `playwright install`): without them the test skips,
+except under CI (env CI set), where it fails instead. The notebook is copied to a temporary folder (with
+settings.ini, which show_doc reads), so JupyterLab's saves never touch nbs/."""
+import json, os, shutil, socket, subprocess, sys, time, urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path('/usr/bin/chromium')
+NOTEBOOK = '00_core.ipynb'
+
+
+def need_browser():
+    reason = None
+    if not CHROMIUM.exists(): reason = f'{CHROMIUM} not found (apt-get install chromium)'
+    else:
+        try: import playwright.sync_api  # noqa: F401
+        except ImportError: reason = 'playwright is not installed (pip install playwright)'
+    if reason is None: return
+    if os.environ.get('CI'): pytest.fail(f'CI must open a notebook in JupyterLab, but {reason}')
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+
+def get_json(url: str):
+    with urllib.request.urlopen(url, timeout=10) as r: return json.loads(r.read())
+
+
+@pytest.fixture
+def lab(tmp_path):
+    need_browser()
+    (tmp_path / 'nbs').mkdir()
+    shutil.copy(ROOT / 'nbs' / NOTEBOOK, tmp_path / 'nbs' / NOTEBOOK)
+    shutil.copy(ROOT / 'settings.ini', tmp_path / 'settings.ini')
+    port = free_port()
+    env = {**os.environ, 'JUPYTER_CONFIG_DIR': str(tmp_path / '.jupyter'), 'JUPYTER_RUNTIME_DIR': str(tmp_path / '.runtime')}
+    env.pop('IN_TEST', None)                            # a reader's Run All: the notebook's full settings
+    proc = subprocess.Popen([sys.executable, '-m', 'jupyterlab', '--no-browser', '--allow-root', f'--port={port}',
+                             '--ServerApp.ip=127.0.0.1', "--IdentityProvider.token=", '--ServerApp.password=',
+                             '--ServerApp.disable_check_xsrf=True', f'--ServerApp.root_dir={tmp_path}'],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f'http://127.0.0.1:{port}'
+    for _ in range(120):
+        try: get_json(f'{url}/api/status'); break
+        except Exception: time.sleep(0.5)
+    else:
+        proc.kill(); pytest.fail(f'JupyterLab did not start: {proc.communicate()[0][-2000:]}')
+    yield url, tmp_path
+    proc.terminate()
+    try: proc.wait(20)
+    except subprocess.TimeoutExpired: proc.kill()
+
+
+def test_run_all_in_jupyterlab(lab):
+    from playwright.sync_api import sync_playwright
+    url, root = lab
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=['--no-sandbox', '--disable-gpu'])
+        page = browser.new_page(viewport={'width': 1400, 'height': 1000})
+        page.goto(f'{url}/lab/tree/nbs/{NOTEBOOK}')
+        page.wait_for_selector('.jp-Notebook .jp-Cell', timeout=120_000)
+        page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=120_000)
+        page.click('.lm-MenuBar-itemLabel:text-is("Run")')
+        page.click('.lm-Menu-itemLabel:text-is("Run All Cells")')
+        deadline, cells = time.time() + 600, []
+        while time.time() < deadline:                  # save, then read the saved notebook through the server's API
+            time.sleep(3)
+            if page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').count() == 0: continue
+            page.keyboard.press('Control+s')
+            time.sleep(1)
+            cells = [c for c in get_json(f'{url}/api/contents/nbs/{NOTEBOOK}')['content']['cells'] if c['cell_type'] == 'code']
+            if all(c['execution_count'] for c in cells): break
+            if any(o['output_type'] == 'error' for c in cells for o in c['outputs']): break   # Run All stops at an error
+        page.screenshot(path=str(root / 'jupyterlab.png'))
+        browser.close()
+    errors = [o for c in cells for o in c['outputs'] if o['output_type'] == 'error']
+    assert not errors, f"{NOTEBOOK} shows an error after Run All: {errors[0]['ename']}: {errors[0]['evalue']}"
+    assert cells and all(c['execution_count'] for c in cells), 'Run All did not run every cell within 10 minutes'
