@@ -80,8 +80,13 @@ def test_run_all_in_jupyterlab(lab):
             cells = [c for c in get_json(f'{url}/api/contents/nbs/{NOTEBOOK}')['content']['cells'] if c['cell_type'] == 'code']
             if all(c['execution_count'] for c in cells): break
             if any(o['output_type'] == 'error' for c in cells for o in c['outputs']): break   # Run All stops at an error
+        # show_doc's output as JupyterLab renders it (the last cells): a plain "source" link, no raw Quarto attributes
+        page.evaluate("document.querySelectorAll('.jp-WindowedPanel-outer').forEach(e => e.scrollTop = e.scrollHeight)")
+        page.wait_for_selector('.jp-RenderedMarkdown a[target="_blank"]:text-is("source")', timeout=60_000)
+        shown = page.inner_text('.jp-Notebook')
         page.screenshot(path=str(root / 'jupyterlab.png'))
         browser.close()
     errors = [o for c in cells for o in c['outputs'] if o['output_type'] == 'error']
     assert not errors, f"{NOTEBOOK} shows an error after Run All: {errors[0]['ename']}: {errors[0]['evalue']}"
     assert cells and all(c['execution_count'] for c in cells), 'Run All did not run every cell within 10 minutes'
+    assert '{target=' not in shown, 'show_doc output shows raw Quarto link attributes in JupyterLab'
