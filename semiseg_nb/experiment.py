@@ -98,6 +98,7 @@ def _read_datasets(data: DataConfig) -> dict:
     if data.dataset == 'synthetic':
         from semiseg_nb.data.synthetic import synthetic_splits
         sets = synthetic_splits(data.n_train, data.fraction, data.n_val, 0, data.size, data.seed, data.context_bias)
+        sets['unlabeled'] = sets['unlabeled'] or None   # every label (fraction=1): no unlabeled stream
         return {k: sets[k] for k in ('labeled', 'unlabeled', 'val')}
     from semiseg_nb.data.datasets import ImageFolderSeg, make_split, read_split_file
     if data.dataset == 'folder': full, val = ImageFolderSeg(data.root), ImageFolderSeg(data.val_root)
@@ -281,7 +282,8 @@ def build_loaders(data: DataConfig, views, train: TrainConfig, sets: dict | None
     labeled = LabeledSet(sets['labeled'], data.crop_size, data.scale, data.hflip)
     use_u = views is not None and views.view_keys() != {'index'} and sets.get('unlabeled') is not None
     unlabeled = UnlabeledSet(sets['unlabeled'], views, data.crop_size, data.scale, data.hflip) if use_u else None
-    pl = PairedLoader(labeled, unlabeled, train.batch_size_l // d.world_size, train.batch_size_u // d.world_size,
+    per_step_u = train.batch_size_u * (views.batches if use_u else 1)   # UniMatch: a second batch of CutMix partners
+    pl = PairedLoader(labeled, unlabeled, train.batch_size_l // d.world_size, per_step_u // d.world_size,
                       num_workers=train.num_workers, seed=train.seed, rank=d.rank, world_size=d.world_size)
     return {'train': pl, 'val': LabeledSet(sets['val'], data.crop_size, augment=False)}, sets
 

@@ -133,7 +133,7 @@ def read_state_dict(path) -> dict[str, torch.Tensor]:
     'state_dict' or 'model'); strips DataParallel's `module.` prefix. `WeightsError` naming the file."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise WeightsError(f"weights file not found: '{path}' (weights= takes 'imagenet', a local checkpoint path, or None)")
+        raise WeightsError(f"weights file not found: '{path}' (weights= takes 'imagenet', 'builtin', a local checkpoint path, or None)")
     try: obj = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e:
         raise WeightsError(f"cannot read weights file '{path}': {type(e).__name__}: {e}") from None
@@ -148,11 +148,16 @@ def _listing(keys: list[str], limit: int = 8) -> str:
     return ', '.join(keys[:limit]) + more
 
 def load_backbone_weights(backbone: nn.Module, weights: str, strict: bool = True) -> nn.Module:
-    """Load `weights` ('imagenet', 'IMAGENET1K_V1'/'IMAGENET1K_V2', or a state-dict path) into the
-    `ResNetBackbone` `backbone` in place. Incompatible files fail with a `WeightsError` naming the file
+    """Load `weights` ('imagenet', 'IMAGENET1K_V1'/'IMAGENET1K_V2', 'builtin' = the built-in pretraining on procedural
+    images (`pretrain.builtin_weights`, trained once and cached), or a state-dict path) into the `ResNetBackbone`
+    `backbone` in place. Incompatible files fail with a `WeightsError` naming the file
     and listing missing / unexpected / wrongly shaped keys (`strict=False` loads what matches)."""
     if weights in ('imagenet', 'IMAGENET1K_V1', 'IMAGENET1K_V2'):
         source, state = f'ImageNet weights of {backbone.name}', imagenet_state_dict(backbone.name, 'DEFAULT' if weights == 'imagenet' else weights)
+    elif weights == 'builtin':
+        from semiseg_nb.pretrain import builtin_weights   # imported here: pretrain builds on this module
+        path = builtin_weights(backbone.name)
+        source, state = f"built-in weights '{path}'", read_state_dict(path)
     else:
         source, state = f"weights file '{weights}'", read_state_dict(weights)
     if any(k.startswith('backbone.') for k in state):  # a whole SegModel checkpoint: take its backbone
@@ -345,7 +350,7 @@ class ModelConfig:
     backbone: Backbone = 'resnet101'     # ResNet depth: R101 in CAC, PC2Seg, C3, CTT; R50 in UCCL/UniMatch (paper tables)
     head: Head = 'deeplabv3plus'         # DeepLabv3+ (CAC, PC2Seg, UCCL), DeepLabv2 (C3, CTT), PSPNet (CAC's second net)
     output_stride: Literal[8, 16] = 16   # input / layer4 size, by dilation: 16 for DeepLabv3+ (UniMatch, CAC code), 8 for DeepLabv2 / PSPNet
-    weights: str | None = None           # 'imagenet' (torchvision; papers), a local state-dict path, or None = random init (tests, CPU)
+    weights: str | None = None           # 'imagenet' (torchvision; papers), 'builtin' (built-in pretraining; CPU demo), a local state-dict path, or None = random init (tests)
     head_dim: int = 256                  # ASPP/decoder width of DeepLabv3+ (paper 256); PSPNet bottleneck width (paper 512)
     low_level_dim: int = 48              # DeepLabv3+ channels of the reduced layer1 feature (paper 48)
     aspp_rates: tuple[int, ...] | None = None  # atrous rates in feature pixels; None = paper's for the stride (v3+ 6/12/18 @16, v2 6/12/18/24 @8)

@@ -51,6 +51,7 @@ class ViewSpec:
     stride: int = 8                   # CAC code: crop offsets are multiples of the feature stride
     ignore_mask: bool = True          # 'ignore_mask' (crops: 'ignore1','ignore2'): 255 where a view is padding
     keep_gt: bool = False             # 'gt_mask' (crops: 'gt_mask1','gt_mask2'): ground truth for measuring, never for training
+    batches: int = 1                  # unlabeled batches per step, delivered as one batch of batches × batch_size_u (UniMatch: 2, the second half = CutMix partners)
 
     def __post_init__(self):
         if not isinstance(self.n_strong, int) or self.n_strong < 0:
@@ -63,6 +64,7 @@ class ViewSpec:
         lo, hi = self.iou_range
         if not 0 <= lo <= hi <= 1: raise ValueError(f"iou_range must satisfy 0 <= lo <= hi <= 1, got {self.iou_range}")
         if self.stride < 1: raise ValueError(f"stride must be >= 1, got {self.stride}")
+        if not isinstance(self.batches, int) or self.batches < 1: raise ValueError(f"batches must be an int >= 1, got {self.batches!r}")
 
     def view_keys(self) -> set[str]:
         "The exact keys of an `UnlabeledSet` item (and batch) for this spec."

@@ -165,4 +165,6 @@ register_method('supervised', 'semiseg_nb.methods.supervised:SupOnly', None,
 register_method('cac', 'semiseg_nb.methods.cac:CAC', 'semiseg_nb.methods.cac:CACConfig',
                 'CAC (Lai et al. 2021): directional context-aware consistency on overlapping crops', '31_methods.cac.ipynb')
 register_method('pc2seg', 'semiseg_nb.methods.pc2seg:PC2Seg', 'semiseg_nb.methods.pc2seg:PC2SegConfig',
-                'PC2Seg (Zhong et al. 2021): label consistency + pixel contrast with sampled negatives', '32_methods.pc2seg.ipynb');
+                'PC2Seg (Zhong et al. 2021): label consistency + pixel contrast with sampled negatives', '32_methods.pc2seg.ipynb')
+register_method('unimatch', 'semiseg_nb.methods.unimatch:UniMatch', 'semiseg_nb.methods.unimatch:UniMatchConfig',
+                'UniMatch (Yang et al. 2023): FixMatch with CutMix partners, two strong views and feature perturbation', '33_methods.unimatch.ipynb');
