@@ -9,7 +9,8 @@ from dataclasses import replace
 import torch
 from .core import get_device, seed_everything
 from .config import ConfigError, apply_overrides
-from .models import MODEL_PRESETS, ModelConfig, build_model
+import torch.nn.functional as F
+from .models import MODEL_PRESETS, ModelConfig, build_model, upsample_logits
 from .learner import Learner, TrainConfig
 from .experiment import DataConfig, PRESETS, build_loaders, build_method, experiment_config_type
 from .methods.base import method_spec
@@ -17,13 +18,13 @@ from .losses import dc_loss
 
 # %% auto #0
 __all__ = ['bench_model_config', 'bench_step', 'bench_args', 'bench_subprocess', 'format_bench', 'bench_dc_loss',
-           'format_dc_bench', 'bench_pixel_contrast', 'format_contrast_bench']
+           'format_dc_bench', 'bench_unimatch_passes', 'bench_pixel_contrast', 'format_contrast_bench']
 
 # %% ../nbs/16_bench.ipynb #520d0210
 def bench_model_config(model: str | ModelConfig) -> ModelConfig:
     "A `ModelConfig`, or a name: 'cpu_demo' (the CPU demo's network) or a `MODEL_PRESETS` key (random init: nothing downloaded)."
     if isinstance(model, ModelConfig): return model
-    if model == 'cpu_demo': return replace(PRESETS['cpu_demo'].model)
+    if model == 'cpu_demo': return replace(PRESETS['cpu_demo'].model, weights=None)   # timing does not depend on the weights
     if model not in MODEL_PRESETS:
         raise ConfigError(f"unknown model {model!r}; valid: cpu_demo, {', '.join(MODEL_PRESETS)}")
     return replace(MODEL_PRESETS[model], weights=None)
@@ -92,7 +93,7 @@ def bench_step(method: str = 'supervised', model: str | ModelConfig = 'cpu_demo'
     for s in range(warmup, warmup + steps): learner.train_step(batch_l, batch_u, s)
     sync()
     seconds = (time.perf_counter() - t0) / steps
-    n_images = batch + (batch if batch_u is not None else 0)
+    n_images = batch + (len(batch_u['index']) if batch_u is not None else 0)   # UniMatch: two unlabeled batches
     name = torch.cuda.get_device_name(learner.device) if learner.device.type == 'cuda' else (platform.processor() or 'cpu')
     return {'method': method, 'model': model if isinstance(model, str) else 'custom', 'batch': batch, 'crop': crop,
             'device': str(learner.device), 'device_name': name, 'threads': torch.get_num_threads(), 'amp': amp if learner.device.type == 'cuda' else 'off',
@@ -171,6 +172,49 @@ def format_dc_bench(rows: list[dict]) -> str:
         work = 'n/a' if r['work_mb'] != r['work_mb'] else f"{r['work_mb']:.0f}"
         lines.append(f"{r['anchors']:>7} {r['dim']:>4} {r['negatives']:>9} {str(r['chunk_size']):>6} {r.get('chunk_mode', '-'):>10} {r['ms']:>10.1f} {work:>8}  {r['device_name']}")
     return '\n'.join(lines)
+
+# %% ../nbs/16_bench.ipynb #4477dd16
+def bench_unimatch_passes(model: str | ModelConfig = 'cpu_demo', batch: int = 8, crop: int = 64, device: str = 'auto',
+                          steps: int = 10, warmup: int = 3, num_classes: int = 21, seed: int = 0) -> dict:
+    """What a UniMatch step (`batch` labeled + `batch` unlabeled + `batch` CutMix partners) needs at least: the passes
+    it cannot avoid, each timed alone on the same network — (a) a no-grad eval-mode forward of the partners, (b) a
+    forward/backward of the labeled + weak images with the FP branch decoded alongside, (c) a forward/backward of the
+    two strong views, plus one optimizer step — against the measured step (`bench_step(method='unimatch')`).
+    Returns the ms of each, their sum, the step's ms and `ratio` = step / sum."""
+    dev = get_device(device)
+    seed_everything(seed)
+    net = build_model(bench_model_config(model), num_classes).to(dev)
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
+    x = lambda n: torch.randn(n, 3, crop, crop, device=dev)
+    y = lambda n: torch.randint(0, num_classes, (n, crop, crop), device=dev)
+    sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
+    def nograd(xb):
+        net.eval()
+        with torch.no_grad(): net(xb)
+        net.train()
+    def with_fp(xb, yb):
+        out = net(xb, feature_dropout=True)
+        (F.cross_entropy(upsample_logits(out.logits, yb.shape[-2:]), yb)
+         + F.cross_entropy(upsample_logits(out.logits_fp, yb.shape[-2:]), yb)).backward()
+    def plain(xb, yb):
+        F.cross_entropy(upsample_logits(net(xb).logits, yb.shape[-2:]), yb).backward()
+    def step():
+        opt.step()   # the gradients of one pass are kept in place while it is timed: Adam's update costs the same
+    parts = {'partners_nograd': (nograd, (x(batch),)), 'labeled_weak_fp': (with_fp, (x(2 * batch), y(2 * batch))),
+             'strong_x2': (plain, (x(2 * batch), y(2 * batch))), 'optimizer': (step, ())}
+    ms = {}
+    for name, (fn, args) in parts.items():
+        if name == 'optimizer': plain(x(1), y(1))   # gradients to update
+        for _ in range(warmup): fn(*args)
+        sync(); t0 = time.perf_counter()
+        for _ in range(steps): fn(*args)
+        sync(); ms[name] = 1000 * (time.perf_counter() - t0) / steps
+        opt.zero_grad(set_to_none=True)
+    need = sum(ms.values())
+    real = bench_step('unimatch', model, batch, crop, device, steps=steps, warmup=warmup, num_classes=num_classes, seed=seed)
+    return {'model': model if isinstance(model, str) else 'custom', 'batch': batch, 'crop': crop, 'device': str(dev),
+            **{f'{k}_ms': v for k, v in ms.items()}, 'needed_ms': need, 'step_ms': real['ms_per_step'],
+            'ratio': real['ms_per_step'] / need}
 
 # %% ../nbs/16_bench.ipynb #11d6bee1
 def bench_pixel_contrast(images: int = 8, grid: int = 33, dim: int = 128, negatives=(200, 1600, 6400),

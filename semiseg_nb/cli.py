@@ -8,7 +8,7 @@ import argparse, json, platform, sys
 import torch
 import semiseg_nb
 from .core import available_devices, get_device
-from .config import ConfigError, format_config
+from .config import ConfigError, apply_overrides, format_config
 from .learner import CheckpointError, NonFiniteLossError, RunDirError
 from .experiment import DATASETS, PRESETS, experiment_config, runnable_presets, train
 from .methods.base import METHODS
@@ -17,8 +17,8 @@ from .models import MODEL_PRESETS
 from .data.datasets import DatasetError
 
 # %% auto #0
-__all__ = ['cmd_info', 'run_overrides', 'cmd_config', 'cmd_list', 'cmd_train', 'cmd_eval', 'cmd_bench', 'build_parser',
-           'subcommands', 'parse_cli', 'main']
+__all__ = ['cmd_info', 'run_overrides', 'cmd_config', 'cmd_list', 'cmd_train', 'cmd_pretrain', 'cmd_eval', 'cmd_bench',
+           'build_parser', 'subcommands', 'parse_cli', 'main']
 
 # %% ../nbs/40_cli.ipynb #03e375e0
 def cmd_info(args) -> int:
@@ -59,6 +59,22 @@ def cmd_train(args) -> int:
         return 1
     print(f"val mIoU {100 * summary['miou']:.1f} (best {100 * summary['best_miou']:.1f} at step {summary.get('best_step')}); "
           f"report, curves and checkpoints in {summary['run_dir']}")
+    return 0
+
+def cmd_pretrain(args) -> int:
+    """Train the built-in pretrained backbone (`model.weights=builtin`) into the cache, unless it is there already
+    (`--force` trains it again); `key=value` overrides change `pretrain.PretrainConfig` (another cache entry)."""
+    from semiseg_nb.pretrain import default_pretrain_config, pretrain, pretrained_path
+    cfg = default_pretrain_config(args.backbone)
+    cfg = apply_overrides(cfg, [o.removeprefix('pretrain.') for o in args.overrides])
+    cfg.check()
+    path = pretrained_path(cfg)
+    if path.is_file() and not args.force:
+        print(f"already cached: {path} (--force trains it again)")
+        return 0
+    report = pretrain(cfg, progress=not args.quiet)
+    print(f"saved {report['path']}: held-out accuracy {100 * report['holdout_acc']:.1f} % "
+          f"after {cfg.steps} steps ({report['seconds'] / 60:.1f} min)")
     return 0
 
 def cmd_eval(args) -> int:
@@ -156,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--chunk-mode', choices=('fused', 'checkpoint'), default='fused', help='--dc-loss: how a chunk is recomputed in backward')
     p.add_argument('--settings', action='append', default=[], metavar='KEY=VALUE', help="the method's own settings, e.g. cac.chunk_mode=checkpoint (repeatable)")
     p.set_defaults(func=cmd_bench)
+    p = sub.add_parser('pretrain', help='train the built-in pretrained backbone (model.weights=builtin) into the cache')
+    p.add_argument('overrides', nargs='*', metavar='KEY=VALUE', help='pretraining settings, e.g. steps=500 (a separate cache entry)')
+    p.add_argument('--backbone', default='resnet18', help='the ResNet to pretrain (must match model.backbone)')
+    p.add_argument('--force', action='store_true', help='train again even when the weights are cached')
+    p.add_argument('--quiet', action='store_true', help='no progress bar')
+    p.set_defaults(func=cmd_pretrain)
     p = sub.add_parser('list', help='methods, datasets and presets')
     p.set_defaults(func=cmd_list)
     p = sub.add_parser('config', help='show the experiment config of a preset with key=value overrides applied')

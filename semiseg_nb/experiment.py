@@ -41,6 +41,8 @@ class DataConfig:
     n_train: int = 1024               # synthetic: training pool (labeled + unlabeled scenes)
     n_val: int = 256                  # synthetic: validation scenes
     size: int = 64                    # synthetic: scene side in pixels
+    scale_ref: int = 0                # synthetic: objects, textures and clutter at the pixel scale of a scene of this side (0 = size): size=96, scale_ref=64 is a wider view of the 64-px world, with 2.25× the objects
+    fills: str = 'mixed'              # synthetic: object fills, 'mixed' (solid, stripes, checker) or 'solid' (data.synthetic.OBJECT_FILLS)
     crop: int = 64                    # training crop height (after random rescale); the width too unless crop_width > 0
     crop_width: int = 0               # training crop width; 0 = square (C3 and CTT crop Cityscapes to 256×512)
     scale: tuple[float, float] = (0.5, 2.0)  # random rescale range (UniMatch 0.5-2.0)
@@ -56,9 +58,10 @@ class DataConfig:
         "`ConfigError` naming the first numeric value out of its range (`config.validate_config` calls this)."
         check_range(prefix + 'fraction', self.fraction, 0, 1, low_open=True)
         for key in ('n_train', 'n_val', 'size', 'crop'): check_range(prefix + key, getattr(self, key), 1)
-        for key in ('crop_width', 'eval_crop', 'seed'): check_range(prefix + key, getattr(self, key), 0)
+        for key in ('crop_width', 'eval_crop', 'seed', 'scale_ref'): check_range(prefix + key, getattr(self, key), 0)
         check_range(prefix + 'hflip', self.hflip, 0, 1)
         check_range(prefix + 'resize', self.resize, 0, low_open=True)
+        if self.fills not in ('mixed', 'solid'): raise ConfigError(f"{prefix}fills={self.fills!r} is not one of 'mixed', 'solid'")
         lo, hi = self.scale
         if not 0 < lo <= hi: raise ConfigError(f"{prefix}scale={self.scale!r} is out of range: it must be (low, high) with 0 < low <= high")
 
@@ -97,7 +100,8 @@ def build_datasets(data: DataConfig) -> dict:
 def _read_datasets(data: DataConfig) -> dict:
     if data.dataset == 'synthetic':
         from semiseg_nb.data.synthetic import synthetic_splits
-        sets = synthetic_splits(data.n_train, data.fraction, data.n_val, 0, data.size, data.seed, data.context_bias)
+        sets = synthetic_splits(data.n_train, data.fraction, data.n_val, 0, data.size, data.seed, data.context_bias,
+                                data.scale_ref or None, data.fills)
         sets['unlabeled'] = sets['unlabeled'] or None   # every label (fraction=1): no unlabeled stream
         return {k: sets[k] for k in ('labeled', 'unlabeled', 'val')}
     from semiseg_nb.data.datasets import ImageFolderSeg, make_split, read_split_file
@@ -189,12 +193,20 @@ _SGD = ('train.optimizer=sgd', 'train.momentum=0.9', 'train.weight_decay=0.0001'
 
 PRESETS = {
     'cpu_demo': Preset(
-        'the CPU demo: built-in benchmark, 1/8 labels, tiny ResNet-18 DeepLabv3+ (OS16), AdamW 3e-3, 1,500 steps of 16 '
+        'the CPU demo: built-in benchmark (64-px scenes, solid-colour objects), 1/8 labels, tiny ResNet-18 DeepLabv3+ '
+        '(OS16) from the built-in pretraining, AdamW 3e-3, 1,500 steps of 16 labeled (+ 8 unlabeled) images '
+        '(SupOnly: about 7 minutes on 2 CPU cores)', replace(_CPU_MODEL, weights='builtin'),
+        ('data.dataset=synthetic', 'data.fraction=0.125', 'data.size=64', 'data.crop=64', 'data.scale=1.0,1.0',
+         'data.fills=solid', 'train.optimizer=adamw', 'train.lr_backbone=0.003', 'train.lr_head=0.003',
+         'train.weight_decay=0.0001', 'train.batch_size_l=16', 'train.batch_size_u=8', 'train.steps=1500',
+         'train.eval_every=500', 'train.eval_batch_size=64', 'train.run_dir=runs/cpu_demo'), gpu=False, method='supervised'),
+    'cpu_demo_v1': Preset(
+        'the CPU demo before issue 16 (CAC and PC2Seg results so far): random init, 64-px scenes cropped whole, built-in benchmark, 1/8 labels, tiny ResNet-18 DeepLabv3+ (OS16), AdamW 3e-3, 1,500 steps of 16 '
         'images (about 7 minutes on 2 CPU cores)', _CPU_MODEL,
         ('data.dataset=synthetic', 'data.fraction=0.125', 'data.size=64', 'data.crop=64', 'data.scale=1.0,1.0',
          'train.optimizer=adamw', 'train.lr_backbone=0.003', 'train.lr_head=0.003', 'train.weight_decay=0.0001',
          'train.batch_size_l=16', 'train.batch_size_u=16', 'train.steps=1500', 'train.eval_every=500',
-         'train.eval_batch_size=64', 'train.run_dir=runs/cpu_demo'), gpu=False, method='supervised'),
+         'train.eval_batch_size=64', 'model.weights=none', 'train.run_dir=runs/cpu_demo_v1'), gpu=False, method='supervised'),
     'uccl_voc': Preset(
         'UCCL / UniMatch on VOC: DeepLabv3+ R50 (ImageNet), crop 321, 8 labeled + 8 unlabeled, SGD 1e-3 backbone / '
         '1e-2 head, 80 epochs, whole-image eval', MODEL_PRESETS['uccl'],

@@ -166,9 +166,10 @@ def builtin_weights(backbone: str = 'resnet18', cfg: PretrainConfig | None = Non
     pretrain(cfg, progress=verbose)
     return path
 
-# %% ../nbs/09_pretrain.ipynb #9175195b
+# %% ../nbs/09_pretrain.ipynb #6535d926
 def show_filters(weight: torch.Tensor, ax=None, ncols: int = 16, title: str = ''):
     "Draw first-layer conv filters `weight` (N×3×k×k) as RGB tiles, each scaled to [0, 1] on its own. Returns the axes."
+    import matplotlib.pyplot as plt
     if ax is None: ax = plt.subplots(figsize=(ncols * 0.35, 0.35 * math.ceil(len(weight) / ncols)))[1]
     w = weight.detach().float()
     lo, hi = w.amin((1, 2, 3), keepdim=True), w.amax((1, 2, 3), keepdim=True)

@@ -95,7 +95,8 @@ def test_semiseg_train_under_torchrun(tmp_path):
     "The README's multi-process command: `torchrun ... $(which semiseg) train` trains the CPU demo's pipeline with 2 ranks."
     r = subprocess.run(['torchrun', '--standalone', '--nproc_per_node', '2', shutil.which('semiseg'), 'train',
                         '--steps', '2', '--device', 'cpu', '--run-dir', str(tmp_path / 'run'), 'train.eval_every=2',
-                        'train.batch_size_l=4', 'data.n_train=32', 'data.n_val=8', 'train.progress=false'],
+                        'train.batch_size_l=4', 'train.batch_size_u=4', 'data.n_train=32', 'data.n_val=8',
+                        'train.progress=false', 'model.weights=none'],   # random init: the test is about DDP, not the pretraining
                        env=ENV, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[:6000]
     assert 'val mIoU' in r.stdout, r.stdout

@@ -11,8 +11,8 @@ from torch.utils.data import Dataset
 from torchvision import tv_tensors
 
 # %% auto #0
-__all__ = ['CLASSES', 'COLOURS', 'TEXTURES', 'TEXTURE_P', 'BACKGROUNDS', 'BACKGROUND_CONTRAST', 'PALETTE', 'SPLITS', 'shape_mask',
-           'render_scene', 'SyntheticSeg', 'synthetic_splits', 'show_scenes']
+__all__ = ['CLASSES', 'COLOURS', 'TEXTURES', 'TEXTURE_P', 'OBJECT_FILLS', 'BACKGROUNDS', 'BACKGROUND_CONTRAST', 'PALETTE',
+           'SPLITS', 'shape_mask', 'render_scene', 'SyntheticSeg', 'synthetic_splits', 'show_scenes']
 
 # %% ../../nbs/02_data.synthetic.ipynb #76bc1ff6
 CLASSES = ['background', 'disk', 'square', 'triangle', 'ring', 'cross', 'bar']  # index = label
@@ -37,6 +37,7 @@ COLOURS = np.array([[0.90, 0.20, 0.20], [0.20, 0.70, 0.25], [0.20, 0.35, 0.90], 
                    dtype=np.float32)  # RGB in [0, 1], shared by all classes and backgrounds
 TEXTURES = ['solid', 'stripes', 'checker']                                 # object fills
 TEXTURE_P = [0.5, 0.25, 0.25]                                              # how often each fill is drawn
+OBJECT_FILLS = {'mixed': TEXTURE_P, 'solid': [1.0, 0.0, 0.0]}               # named choices of the fill probabilities
 BACKGROUNDS = ['flat', 'gradient', 'stripes', 'checker', 'noise', 'blobs']  # background kinds
 BACKGROUND_CONTRAST = 0.35  # background textures at 35 % contrast (calibrated below)
 # Display colours of the labels (for masks in figures), not the colours objects are painted with.
@@ -48,12 +49,18 @@ def _pick(rng, k: int, avoid=()) -> tuple[np.ndarray, list[int]]:
     idx = [int(i) for i in rng.choice(allowed, size=k, replace=False)]
     return COLOURS[idx], idx
 
-def _fill(rng, kind: str, yy, xx, size: int, avoid=(), contrast: float = 1.0) -> tuple[np.ndarray, list[int]]:
+def _scaled(count, size: int, ref: int | None) -> int:
+    "`count` things of a `ref`-pixel scene, scaled by area to a `size`-pixel one (unchanged when `ref` is None)."
+    return int(count) if ref is None else max(1, round(int(count) * (size / ref) ** 2))
+
+def _fill(rng, kind: str, yy, xx, size: int, avoid=(), contrast: float = 1.0, ref: int | None = None) -> tuple[np.ndarray, list[int]]:
     """An H×W×3 fill of texture `kind` (an object texture or a background kind); `contrast` < 1 pulls
-    the second colour towards the first (backgrounds are low-contrast, so object outlines stay visible)."""
+    the second colour towards the first (backgrounds are low-contrast, so object outlines stay visible).
+    Texture scale follows `ref` (default `size`): the side of the scene whose pixel scale is drawn."""
     c, idx = _pick(rng, 2, avoid)
     c[1] = c[0] + contrast * (c[1] - c[0])
-    period = rng.uniform(3, 9) * size / 64          # texture scale follows image size
+    unit = (size if ref is None else ref) / 64
+    period = rng.uniform(3, 9) * unit               # texture scale follows the scene's pixel scale
     angle = rng.uniform(0, math.pi)
     if kind in ('solid', 'flat'): img = np.broadcast_to(c[0], yy.shape + (3,))
     elif kind == 'stripes':
@@ -71,42 +78,47 @@ def _fill(rng, kind: str, yy, xx, size: int, avoid=(), contrast: float = 1.0) ->
         img = c[0] * (1 - t) + c[1] * t
     elif kind == 'blobs':
         img = np.broadcast_to(c[0], yy.shape + (3,)).copy()
-        for _ in range(int(rng.integers(3, 7))):
+        for _ in range(_scaled(rng.integers(3, 7), size, ref)):
             cy, cx = rng.uniform(0, size, 2)
-            ry, rx = rng.uniform(0.04, 0.15, 2) * size
+            ry, rx = rng.uniform(0.04, 0.15, 2) * 64 * unit
             img[((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1] = c[1] if rng.random() < 0.5 else _pick(rng, 1, idx)[0][0]
     else: raise ValueError(f"unknown texture {kind!r}")
     return np.asarray(img, dtype=np.float32), idx
 
 # %% ../../nbs/02_data.synthetic.ipynb #14e019a6
 def render_scene(rng: np.random.Generator, size: int = 64, biased_class: int | None = None,
-                 bias_strength: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+                 bias_strength: float = 0.9, ref: int | None = None, fills=None) -> tuple[np.ndarray, np.ndarray]:
     """One scene: (image H×W×3 uint8, labels H×W int64 in [0, 7)), H = W = `size`.
     `biased_class` (1..6) ties the background kind to that class and makes each object that class
-    with probability `bias_strength`: the context shortcut of CAC's Fig. 1."""
+    with probability `bias_strength`: the context shortcut of CAC's Fig. 1. `ref`: draw objects, textures and clutter
+    at the pixel scale of a `ref`-pixel scene (default `size`), their number scaled by area: a 96-px scene with
+    `ref=64` is a wider view of the same world, not a zoomed-in one. `fills`: probabilities of the object fills
+    `TEXTURES` (default `TEXTURE_P`; `OBJECT_FILLS['solid']` paints every object in one colour)."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     n_cls = len(CLASSES) - 1
     if biased_class is not None and rng.random() < bias_strength: bg_kind = BACKGROUNDS[biased_class - 1]
     else: bg_kind = BACKGROUNDS[int(rng.integers(len(BACKGROUNDS)))]
-    img, bg_colours = _fill(rng, bg_kind, yy, xx, size, contrast=BACKGROUND_CONTRAST)
+    img, bg_colours = _fill(rng, bg_kind, yy, xx, size, contrast=BACKGROUND_CONTRAST, ref=ref)
+    unit = (size if ref is None else ref) / 64     # pixels per unit of a 64-px scene
     img = img.copy()
     labels = np.zeros((size, size), np.int64)
-    for _ in range(int(rng.integers(1, 4))):  # clutter: thin line segments, part of the background
+    for _ in range(_scaled(rng.integers(1, 4), size, ref)):  # clutter: thin line segments, part of the background
         y0, x0, y1, x1 = rng.uniform(0, size, 4)
         dist = np.abs((y1 - y0) * xx - (x1 - x0) * yy + x1 * y0 - y1 * x0) / (math.hypot(y1 - y0, x1 - x0) + 1e-6)
-        on = ((dist <= 0.6 * size / 64) & (xx >= min(x0, x1) - 1) & (xx <= max(x0, x1) + 1)
+        on = ((dist <= 0.6 * unit) & (xx >= min(x0, x1) - 1) & (xx <= max(x0, x1) + 1)
               & (yy >= min(y0, y1) - 1) & (yy <= max(y0, y1) + 1))
         img[on] = _pick(rng, 1)[0][0]
-    for _ in range(int(rng.integers(2, 6))):
+    for _ in range(_scaled(rng.integers(2, 6), size, ref)):
         if biased_class is not None and rng.random() < bias_strength: cls = biased_class
         else: cls = int(rng.integers(1, n_cls + 1))
-        radius = rng.uniform(0.10, 0.26) * size
+        radius = rng.uniform(0.10, 0.26) * 64 * unit
         cy, cx = rng.uniform(0.1, 0.9, 2) * size
         theta, stretch = rng.uniform(0, 2 * math.pi), rng.uniform(0.85, 1.15)
         u = (math.cos(theta) * (xx - cx) + math.sin(theta) * (yy - cy)) / (radius * stretch)
         v = (-math.sin(theta) * (xx - cx) + math.cos(theta) * (yy - cy)) / (radius / stretch)
         inside = shape_mask(CLASSES[cls], u, v)
-        fill, _ = _fill(rng, TEXTURES[int(rng.choice(len(TEXTURES), p=TEXTURE_P))], yy, xx, size, avoid=bg_colours)
+        fill, _ = _fill(rng, TEXTURES[int(rng.choice(len(TEXTURES), p=TEXTURE_P if fills is None else fills))], yy, xx, size,
+                        avoid=bg_colours, ref=ref)
         img[inside] = fill[inside]
         labels[inside] = cls                      # occlusion: the last object painted owns the pixel
     t = (math.cos(theta) * xx + math.sin(theta) * yy) / size   # lighting: a smooth multiplicative ramp
@@ -120,19 +132,22 @@ SPLITS = {'labeled': 0, 'unlabeled': 1, 'val': 2, 'test': 3}  # split name -> se
 class SyntheticSeg(Dataset):
     """`n` procedural scenes of `size`×`size` pixels for `split` in 'labeled', 'unlabeled', 'val', 'test'.
     Items: (tv_tensors.Image uint8 3×H×W, tv_tensors.Mask int64 H×W). `context_bias` ties classes to
-    background kinds in the labeled split only (CAC's context shortcut)."""
+    background kinds in the labeled split only (CAC's context shortcut). `ref`: objects at the pixel scale of a
+    `ref`-pixel scene (`render_scene`; None = `size`). `fills`: a key of `OBJECT_FILLS` ('mixed' textures, or 'solid')."""
     name = 'synthetic'
     classes = CLASSES
     palette = PALETTE
 
     def __init__(self, split: str = 'labeled', n: int = 256, size: int = 64, seed: int = 0,
-                 context_bias: bool = False, bias_strength: float = 0.9):
+                 context_bias: bool = False, bias_strength: float = 0.9, ref: int | None = None, fills: str = 'mixed'):
         if split not in SPLITS: raise ValueError(f"unknown split {split!r}; valid: {list(SPLITS)}")
         if not isinstance(n, int) or n < 0: raise ValueError(f"n must be a non-negative int, got {n!r}")
         if not isinstance(size, int) or size < 16: raise ValueError(f"size must be an int >= 16, got {size!r}")
+        if ref is not None and (not isinstance(ref, int) or ref < 16): raise ValueError(f"ref must be None or an int >= 16, got {ref!r}")
+        if fills not in OBJECT_FILLS: raise ValueError(f"fills must be one of {list(OBJECT_FILLS)}, got {fills!r}")
         if not 0 <= bias_strength <= 1: raise ValueError(f"bias_strength must be in [0, 1], got {bias_strength!r}")
         self.split, self.n, self.size, self.seed = split, n, size, seed
-        self.context_bias, self.bias_strength = context_bias, bias_strength
+        self.context_bias, self.bias_strength, self.ref, self.fills = context_bias, bias_strength, ref, fills
         self.ids = [f'{split}_{i:06d}' for i in range(n)]
 
     @property
@@ -145,7 +160,8 @@ class SyntheticSeg(Dataset):
         i = i % self.n
         rng = np.random.default_rng([self.seed, SPLITS[self.split], i])
         biased = 1 + i % (len(CLASSES) - 1) if self.context_bias and self.split == 'labeled' else None
-        return render_scene(rng, self.size, biased, self.bias_strength)
+        return render_scene(rng, self.size, biased, self.bias_strength, self.ref,
+                            None if self.fills == 'mixed' else OBJECT_FILLS[self.fills])
 
     def __getitem__(self, i: int):
         img, labels = self.scene(i)
@@ -158,16 +174,18 @@ class SyntheticSeg(Dataset):
 
     def __repr__(self) -> str:
         bias = ', context_bias' if self.context_bias else ''
-        return f"SyntheticSeg({self.split!r}, n={self.n}, size={self.size}, seed={self.seed}{bias})"
+        ref = (f', ref={self.ref}' if self.ref is not None else '') + (f', fills={self.fills!r}' if self.fills != 'mixed' else '')
+        return f"SyntheticSeg({self.split!r}, n={self.n}, size={self.size}{ref}, seed={self.seed}{bias})"
 
 # %% ../../nbs/02_data.synthetic.ipynb #5d59569d
 def synthetic_splits(n_train: int = 1024, fraction: float = 1 / 8, n_val: int = 256, n_test: int = 256,
-                     size: int = 64, seed: int = 0, context_bias: bool = False) -> dict[str, SyntheticSeg]:
+                     size: int = 64, seed: int = 0, context_bias: bool = False, ref: int | None = None,
+                     fills: str = 'mixed') -> dict[str, SyntheticSeg]:
     """The benchmark's four datasets {'labeled', 'unlabeled', 'val', 'test'} for a pool of `n_train`
     training scenes of which `fraction` (rounded up) are labeled."""
     if not 0 < fraction <= 1: raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
     n_labeled = min(n_train, math.ceil(n_train * fraction - 1e-9))
-    common = dict(size=size, seed=seed)
+    common = dict(size=size, seed=seed, ref=ref, fills=fills)
     return {'labeled': SyntheticSeg('labeled', n_labeled, context_bias=context_bias, **common),
             'unlabeled': SyntheticSeg('unlabeled', n_train - n_labeled, **common),
             'val': SyntheticSeg('val', n_val, **common),
