@@ -204,7 +204,7 @@ def bench_unimatch_passes(model: str | ModelConfig = 'cpu_demo', batch: int = 8,
              'strong_x2': (plain, (x(2 * batch), y(2 * batch))), 'optimizer': (step, ())}
     ms = {}
     for name, (fn, args) in parts.items():
-        if name == 'optimizer': plain(x(1), y(1))   # gradients to update
+        if name == 'optimizer': plain(x(2), y(2))   # gradients to update (2 images: BatchNorm needs more than one)
         for _ in range(warmup): fn(*args)
         sync(); t0 = time.perf_counter()
         for _ in range(steps): fn(*args)
