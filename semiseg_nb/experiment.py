@@ -197,15 +197,20 @@ _CPU_LOOP = ('train.optimizer=adamw', 'train.lr_backbone=0.003', 'train.lr_head=
 
 PRESETS = {
     'cpu_demo': Preset(
-        'the CPU demo: built-in benchmark (64-px scenes, solid-colour objects), 1/8 labels, tiny ResNet-18 DeepLabv3+ '
-        '(OS16) from the built-in pretraining, AdamW 3e-3, 1,500 steps of 16 labeled (+ 8 unlabeled) images '
-        '(SupOnly: about 7 minutes on 2 CPU cores)', replace(_CPU_MODEL, weights='builtin'),
-        _CPU_SCENES + _CPU_LOOP + ('data.fills=solid', 'train.batch_size_u=8', 'train.run_dir=runs/cpu_demo'),
+        'the CPU demo: built-in benchmark (64-px scenes, solid-colour objects), 1/8 of a 2,048-scene pool labeled (256 '
+        'scenes), tiny ResNet-18 DeepLabv3+ (OS16) from the built-in pretraining, AdamW 3e-3, 1,500 steps of 16 labeled '
+        '(+ 8 unlabeled) images (SupOnly: about 8 minutes on 2 CPU cores)', replace(_CPU_MODEL, weights='builtin'),
+        _CPU_SCENES + _CPU_LOOP + ('data.fills=solid', 'data.n_train=2048', 'train.batch_size_u=8', 'train.run_dir=runs/cpu_demo'),
         gpu=False, method='supervised'),
     'cpu_demo_v1': Preset(
         'the CPU demo before issue 16 (CAC and PC2Seg results so far): random init, 64-px scenes cropped whole, built-in benchmark, 1/8 labels, tiny ResNet-18 DeepLabv3+ (OS16), AdamW 3e-3, 1,500 steps of 16 '
         'images (about 7 minutes on 2 CPU cores)', _CPU_MODEL,
         _CPU_SCENES + _CPU_LOOP + ('train.batch_size_u=16', 'model.weights=none', 'train.run_dir=runs/cpu_demo_v1'),
+        gpu=False, method='supervised'),
+    'cpu_demo_v2': Preset(
+        "the CPU demo of issue 16's first calibration (variant I in 02_data.synthetic): today's cpu_demo with a 1,024-scene "
+        'pool (128 labeled scenes)', replace(_CPU_MODEL, weights='builtin'),
+        _CPU_SCENES + _CPU_LOOP + ('data.fills=solid', 'train.batch_size_u=8', 'train.run_dir=runs/cpu_demo_v2'),
         gpu=False, method='supervised'),
     'uccl_voc': Preset(
         'UCCL / UniMatch on VOC: DeepLabv3+ R50 (ImageNet), crop 321, 8 labeled + 8 unlabeled, SGD 1e-3 backbone / '
