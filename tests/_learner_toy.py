@@ -71,4 +71,8 @@ if __name__ == '__main__':
     learn = make(a.run_dir, a.steps, a.bs, a.save_every, a.sleep, a.nan_at, a.eval_every)
     summary = learn.fit(resume=a.resume, until=a.until)
     if learn.dist.is_main: print('SUMMARY ' + json.dumps(summary), flush=True)
-    if learn.dist.enabled: torch.distributed.destroy_process_group()
+    if learn.dist.enabled:
+        torch.distributed.destroy_process_group()
+        # skip interpreter finalization under torchrun: gloo's worker threads abort the process there now and then
+        # ("terminate called without an active exception", SIGABRT after a finished run), as in 12_memory's DDP script
+        sys.stdout.flush(); sys.stderr.flush(); os._exit(0)
