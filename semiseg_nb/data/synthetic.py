@@ -133,13 +133,16 @@ class SyntheticSeg(Dataset):
     """`n` procedural scenes of `size`×`size` pixels for `split` in 'labeled', 'unlabeled', 'val', 'test'.
     Items: (tv_tensors.Image uint8 3×H×W, tv_tensors.Mask int64 H×W). `context_bias` ties classes to
     background kinds in the labeled split only (CAC's context shortcut). `ref`: objects at the pixel scale of a
-    `ref`-pixel scene (`render_scene`; None = `size`). `fills`: a key of `OBJECT_FILLS` ('mixed' textures, or 'solid')."""
+    `ref`-pixel scene (`render_scene`; None = `size`). `fills`: a key of `OBJECT_FILLS` ('mixed' textures, or 'solid').
+    Each scene is rendered once and kept in memory (uint8 image and labels) when the whole split fits in `cache_mb`
+    MiB: an epoch then costs one render per scene, not one per draw (a 128-px scene takes ~9 ms to render)."""
     name = 'synthetic'
     classes = CLASSES
     palette = PALETTE
 
     def __init__(self, split: str = 'labeled', n: int = 256, size: int = 64, seed: int = 0,
-                 context_bias: bool = False, bias_strength: float = 0.9, ref: int | None = None, fills: str = 'mixed'):
+                 context_bias: bool = False, bias_strength: float = 0.9, ref: int | None = None, fills: str = 'mixed',
+                 cache_mb: float = 512):
         if split not in SPLITS: raise ValueError(f"unknown split {split!r}; valid: {list(SPLITS)}")
         if not isinstance(n, int) or n < 0: raise ValueError(f"n must be a non-negative int, got {n!r}")
         if not isinstance(size, int) or size < 16: raise ValueError(f"size must be an int >= 16, got {size!r}")
@@ -149,6 +152,8 @@ class SyntheticSeg(Dataset):
         self.split, self.n, self.size, self.seed = split, n, size, seed
         self.context_bias, self.bias_strength, self.ref, self.fills = context_bias, bias_strength, ref, fills
         self.ids = [f'{split}_{i:06d}' for i in range(n)]
+        # 4 bytes a pixel cached (RGB + label); None: too large to keep, rendered at every draw
+        self._cache = {} if cache_mb > 0 and n * size * size * 4 <= cache_mb * 2**20 else None
 
     @property
     def num_classes(self) -> int: return len(self.classes)
@@ -158,10 +163,15 @@ class SyntheticSeg(Dataset):
         "Scene `i` as NumPy arrays (image H×W×3 uint8, labels H×W int64)."
         if not -self.n <= i < self.n: raise IndexError(f"index {i} out of range for {self.n} scenes")
         i = i % self.n
+        if self._cache is not None and i in self._cache:
+            img, labels = self._cache[i]
+            return img.copy(), labels.astype(np.int64)      # copies: a caller may write into what it gets
         rng = np.random.default_rng([self.seed, SPLITS[self.split], i])
         biased = 1 + i % (len(CLASSES) - 1) if self.context_bias and self.split == 'labeled' else None
-        return render_scene(rng, self.size, biased, self.bias_strength, self.ref,
-                            None if self.fills == 'mixed' else OBJECT_FILLS[self.fills])
+        img, labels = render_scene(rng, self.size, biased, self.bias_strength, self.ref,
+                                   None if self.fills == 'mixed' else OBJECT_FILLS[self.fills])
+        if self._cache is not None: self._cache[i] = (img.copy(), labels.astype(np.uint8))
+        return img, labels
 
     def __getitem__(self, i: int):
         img, labels = self.scene(i)
