@@ -11,8 +11,8 @@ import torch
 
 # %% auto #0
 __all__ = ['IN_TEST', 'IGNORE', 'in_test', 'tiny_if_testing', 'skip_gpu_cell', 'guard_gpu_cells', 'RenderedDoc', 'doc_renderer',
-           'valid_mask', 'seed_everything', 'make_generator', 'available_devices', 'get_device', 'masked_mean',
-           'one_hot_ignore', 'WriteError', 'atomic_write', 'remove_temp_files', 'nan_to_none']
+           'valid_mask', 'seed_everything', 'make_generator', 'available_devices', 'get_device', 'machine_info',
+           'masked_mean', 'one_hot_ignore', 'WriteError', 'atomic_write', 'remove_temp_files', 'nan_to_none']
 
 # %% ../nbs/00_core.ipynb #1e2f42b9
 def in_test() -> bool:
@@ -113,6 +113,23 @@ def get_device(name: str | None = None) -> torch.device:
     if dev.type == 'cuda' and dev.index is not None and dev.index >= torch.cuda.device_count():
         raise ValueError(f"device {name!r} does not exist: this machine has {torch.cuda.device_count()} CUDA device(s)")
     return dev
+
+def _cpu_name() -> str:
+    "The CPU's model name (Linux: /proc/cpuinfo), else what `platform` knows."
+    import platform
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'): return line.split(':', 1)[1].strip()
+    except OSError: pass
+    return platform.processor() or platform.machine()
+
+def machine_info(device: torch.device | str | None = None) -> dict:
+    """Where a run computes, for its report: the device, its name (the GPU's, or the CPU's model), the torch version and
+    the CPU threads. Two runs of one config on different machines differ by float rounding; the report says which."""
+    dev = torch.device(device) if device is not None else get_device()
+    name = torch.cuda.get_device_name(dev) if dev.type == 'cuda' else _cpu_name()
+    return {'device': str(dev), 'name': name, 'torch': torch.__version__, 'threads': torch.get_num_threads()}
 
 # %% ../nbs/00_core.ipynb #c0b13a6f
 def masked_mean(values: torch.Tensor, mask: torch.Tensor, dim=None, keepdim: bool = False) -> torch.Tensor:

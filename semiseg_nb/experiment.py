@@ -10,7 +10,7 @@ from typing import Literal
 from torch import nn
 from .core import get_device, seed_everything
 from .config import ConfigError, apply_overrides, check_range, config_diff, format_diff, load_config, validate_config
-from .models import MODEL_PRESETS, ModelConfig, build_model, tiny_model_config
+from .models import MODEL_PRESETS, ModelConfig, build_model, tiny_model_config, weights_fingerprint
 from .learner import DistInfo, Learner, TrainConfig, init_distributed, run_local
 from .methods.base import METHODS, Method, method_spec
 
@@ -356,6 +356,8 @@ def train(overrides: list[str] | None = None, preset: str = 'cpu_demo', cfg: Exp
     num_classes = sets['labeled'].num_classes
     method = build_method(cfg.method, lambda: build_model(cfg.model, num_classes), num_classes, cfg)
     loaders, sets = build_loaders(cfg.data, method.views, cfg.train, sets, info)  # the method's views (its config may change them)
+    # the report names the backbone weights by content: a config says 'builtin', but each machine pretrains its own
+    weights = {'backbone_weights': weights_fingerprint(cfg.model.weights, cfg.model.backbone)}
     learner = Learner(method, loaders, cfg.train, num_classes, list(sets['labeled'].classes), config=cfg,
-                      eval_kwargs=eval_settings(cfg), datasets=sets)
+                      eval_kwargs=eval_settings(cfg), datasets=sets, provenance=weights)
     return learner.fit(resume=resume, until=until, overwrite=overwrite)

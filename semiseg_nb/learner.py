@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
-from .core import atomic_write, get_device, nan_to_none, remove_temp_files
+from .core import atomic_write, get_device, machine_info, nan_to_none, remove_temp_files
 from .config import ConfigError, check_range, config_diff, config_to_dict, format_diff, save_config
 from .metrics import evaluate, format_iou_table
 from .methods.base import Method
@@ -211,8 +211,9 @@ class Learner:
     `size_divisor`) except `batch_size` (images per forward pass; default `cfg.eval_batch_size`)."""
     def __init__(self, method: Method, loaders: dict, cfg: TrainConfig, num_classes: int | None = None,
                  class_names: list[str] | None = None, config=None, eval_kwargs: dict | None = None,
-                 datasets: dict | None = None):
+                 datasets: dict | None = None, provenance: dict | None = None):
         self.method, self.cfg, self.config = method, cfg, config if config is not None else cfg
+        self.provenance = dict(provenance or {})   # written into report.json as given (e.g. the weights' fingerprint)
         self.eval_kwargs = dict(eval_kwargs or {})
         self.eval_batch_size = self.eval_kwargs.pop('batch_size', cfg.eval_batch_size)
         self.train_loader, self.val_data, self.datasets = loaders['train'], loaders.get('val'), datasets or {}
@@ -516,7 +517,8 @@ class Learner:
         res = self._eval_and_save() if self.val_data is not None else None
         if res is None: self.save()
         summary = {'status': 'done', 'step': self.step, 'seconds': round(seconds, 2), 'run_dir': str(self.run_dir),
-                   'best_miou': self.best_miou, 'best_step': self.best_step}
+                   'best_miou': self.best_miou, 'best_step': self.best_step,
+                   'machine': machine_info(self.device), **self.provenance}   # same config, other machine: other rounding
         if res is not None:
             names = self.class_names or [str(c) for c in range(self.num_classes)]
             summary.update(miou=res['miou'], pixel_acc=res['pixel_acc'], iou=dict(zip(names, nan_to_none(res['iou'].tolist()))))

@@ -17,9 +17,9 @@ from .config import ConfigError
 # %% auto #0
 __all__ = ['RESNETS', 'LEVELS', 'WEIGHTS_HOST', 'FEATURE_ALIASES', 'Backbone', 'Head', 'MODEL_PRESETS', 'ResNetBackbone',
            'WeightsError', 'can_reach', 'imagenet_state_dict', 'read_state_dict', 'load_backbone_weights',
-           'conv_bn_relu', 'default_aspp_rates', 'ASPP', 'DeepLabV3PlusHead', 'DeepLabV2Head', 'PSPHead', 'Projector',
-           'SegOutput', 'SegModel', 'upsample_logits', 'ModelConfig', 'check_model_config', 'build_model',
-           'tiny_model_config', 'describe_model', 'count_params', 'plot_taps']
+           'weights_fingerprint', 'conv_bn_relu', 'default_aspp_rates', 'ASPP', 'DeepLabV3PlusHead', 'DeepLabV2Head',
+           'PSPHead', 'Projector', 'SegOutput', 'SegModel', 'upsample_logits', 'ModelConfig', 'check_model_config',
+           'build_model', 'tiny_model_config', 'describe_model', 'count_params', 'plot_taps']
 
 # %% ../nbs/06_models.ipynb #f5dcf29c
 def _dilate_stage(stage: nn.Sequential, dilation: int):
@@ -176,6 +176,25 @@ def load_backbone_weights(backbone: nn.Module, weights: str, strict: bool = True
     state = {k: v for k, v in state.items() if k in own and v.shape == own[k].shape}
     backbone.load_state_dict(state, strict=False)
     return backbone
+
+def weights_fingerprint(weights: str | None, backbone: str = 'resnet18') -> dict | None:
+    """What `model.weights` resolved to, for a run's report: the file and the first 12 hex digits of its SHA-256
+    ('builtin': the cached built-in weights, with their held-out accuracy; a path: that file). None for random init;
+    ImageNet weights are named, not hashed (torchvision's file names carry their hash)."""
+    if weights is None: return None
+    if weights in ('imagenet', 'IMAGENET1K_V1', 'IMAGENET1K_V2'): return {'weights': weights, 'source': 'torchvision'}
+    import hashlib, json
+    out = {'weights': weights}
+    if weights == 'builtin':
+        from semiseg_nb.pretrain import builtin_weights   # imported here: pretrain builds on this module
+        path = builtin_weights(backbone, verbose=False)
+        report = path.with_suffix('.json')
+        if report.is_file(): out['holdout_acc'] = json.loads(report.read_text()).get('holdout_acc')
+    else: path = Path(weights).expanduser()
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
+    return {**out, 'file': str(path), 'sha256': h.hexdigest()[:12]}
 
 # %% ../nbs/06_models.ipynb #37b1d25f
 def conv_bn_relu(cin: int, cout: int, k: int = 1, dilation: int = 1) -> nn.Sequential:
