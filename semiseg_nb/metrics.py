@@ -97,7 +97,7 @@ class ConfusionMatrix:
     def update(self, pred: torch.Tensor, target: torch.Tensor) -> ConfusionMatrix:
         "Add a batch: `pred` B×H×W labels or B×C×H×W scores (argmax over C), `target` B×H×W (255 = not counted)."
         pred, target = _plain(pred), _plain(target)
-        if pred.ndim == target.ndim + 1: pred = pred.argmax(1)   # scores B×C×H×W → labels B×H×W
+        if pred.ndim == target.ndim + 1: pred = pred.max(1).indices   # scores B×C×H×W → labels B×H×W
         cm = confusion_matrix(pred, target, self.num_classes, self.ignore_index)
         self.mat += cm.to(self.mat.device)
         return self
@@ -306,7 +306,7 @@ def evaluate(model, data, num_classes: int, mode: str = 'whole', crop=None, stri
                 else: probs = predict_sliding(model, x, crop, stride, flip)
                 if probs.shape[1] != num_classes:
                     raise ValueError(f"the model predicts {probs.shape[1]} classes, evaluation expects {num_classes}")
-                cm.update(probs.argmax(1), mask)
+                cm.update(probs.max(1).indices, mask)
                 n_images += x.shape[0]
     finally:
         for m, flag in zip(modules, was_training): m.training = flag

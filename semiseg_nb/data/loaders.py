@@ -110,7 +110,8 @@ def item_rng(seed: int | None):
         yield
         return
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        torch.default_generator.manual_seed(seed)   # the CPU generator only: `torch.manual_seed` would also queue a
+                                                    # CUDA seed (with a captured stack, ~1 ms) that fork_rng never restores
         yield
 
 def _split_key(key) -> tuple[int, int | None]:
