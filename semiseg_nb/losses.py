@@ -42,14 +42,21 @@ def plot_dc_masks(conf1: torch.Tensor, conf2: torch.Tensor, gamma: float = 0.75)
     return fig
 
 # %% ../nbs/10_losses.ipynb #7e738fe1
-def _lse_block(running, anchor, negatives, anchor_pseudo, negative_pseudo, tau: float):
+def _own_copy(exclude, offset: int, k: int):
+    "N×k bool: True where negative `offset + j` is row i's own target copy (`exclude[i]`, -1 for none)."
+    return (exclude - offset)[:, None] == torch.arange(k, device=exclude.device)
+
+def _lse_block(running, anchor, negatives, anchor_pseudo, negative_pseudo, tau: float, exclude=None, offset: int = 0):
     """Fold one block of negatives into the per-row log of the denominator of Eq. 6:
     log(exp(running) + Σ_n M_n exp(anchor·negatives_n / τ)). `running` (N,) float, finite; `anchor` N×D;
-    `negatives` k×D (k ≥ 1); pseudo-labels (N,), (k,) or both None (no negative sampling)."""
+    `negatives` k×D (k ≥ 1); pseudo-labels (N,), (k,) or both None (no negative sampling); `exclude` (N,) the
+    index among all negatives of each row's own target copy (-1: none), this block starting at index `offset`."""
     logits = (anchor @ negatives.T) / tau                                        # s(φ_o1, φ_n)/τ, N×k
     logits = logits.to(running.dtype)                                            # half precision → float32
     if anchor_pseudo is not None:                                                # M_n,1 (Eq. 5): exp(-inf) = 0
         logits = logits.masked_fill(~same_label_mask(anchor_pseudo, negative_pseudo), float('-inf'))
+    if exclude is not None:                                                      # "at different locations"
+        logits = logits.masked_fill(_own_copy(exclude, offset, len(negatives)), float('-inf'))
     # the row max includes `running` (finite), so it is finite even if every negative is masked out;
     # it is a constant shift, so no gradient flows through it
     row_max = torch.maximum(running.detach(), logits.detach().amax(1))
@@ -82,31 +89,34 @@ class _ChunkedLogSumExp(torch.autograd.Function):
     (N each), â (N×(D+C)); the negatives are the caller's tensors."""
 
     @staticmethod
-    def forward(ctx, pos, anchor, a_hat, negatives, negative_pseudo, num_classes: int, tau: float, chunk_size: int):
+    def forward(ctx, pos, anchor, a_hat, negatives, negative_pseudo, num_classes: int, tau: float, chunk_size: int,
+                exclude=None):
         lse = pos.detach()                                           # the positive term starts the running sum
         for s in range(0, len(negatives), chunk_size):
             n_hat = _negative_columns(negatives[s:s + chunk_size], None if negative_pseudo is None
                                       else negative_pseudo[s:s + chunk_size], num_classes, a_hat.dtype)
             logits = (a_hat @ n_hat.T).to(lse.dtype)                 # N×k, the masked ones far below the rest
+            if exclude is not None: logits.masked_fill_(_own_copy(exclude, s, len(n_hat)), float('-inf'))
             lse = torch.logaddexp(lse, torch.logsumexp(logits, 1))   # fold the chunk in, exactly
-        ctx.save_for_backward(pos.detach(), a_hat, negatives, negative_pseudo, lse)
+        ctx.save_for_backward(pos.detach(), a_hat, negatives, negative_pseudo, lse, exclude)
         ctx.num_classes, ctx.tau, ctx.chunk_size, ctx.anchor_dtype = num_classes, tau, chunk_size, anchor.dtype
         return lse
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_lse):
-        pos, a_hat, negatives, negative_pseudo, lse = ctx.saved_tensors
+        pos, a_hat, negatives, negative_pseudo, lse, exclude = ctx.saved_tensors
         k = ctx.chunk_size
         pull = lse.new_zeros(len(a_hat), negatives.shape[1])       # Σ_n p_in φ_n, in lse's precision
         for s in range(0, len(negatives), k):
             n_hat = _negative_columns(negatives[s:s + k], None if negative_pseudo is None else negative_pseudo[s:s + k],
                                       ctx.num_classes, a_hat.dtype)
             p = (a_hat @ n_hat.T).to(lse.dtype).sub_(lse[:, None]).exp_()  # N×k softmax weights, in place
+            if exclude is not None: p.masked_fill_(_own_copy(exclude, s, len(n_hat)), 0.0)
             pull += p.to(a_hat.dtype) @ n_hat[:, :negatives.shape[1]]
         grad_pos = grad_lse * (pos - lse).exp()
         grad_anchor = pull * (grad_lse / ctx.tau)[:, None]
-        return grad_pos, grad_anchor.to(ctx.anchor_dtype), None, None, None, None, None, None
+        return grad_pos, grad_anchor.to(ctx.anchor_dtype), None, None, None, None, None, None, None
 
 def _compute_dtype(anchor, negatives):
     "The matmul dtype: autocast's when it is on (the products autocast would compute), else the inputs'."
@@ -115,33 +125,34 @@ def _compute_dtype(anchor, negatives):
     return torch.promote_types(anchor.dtype, negatives.dtype)
 
 # %% ../nbs/10_losses.ipynb #13278e7d
-def _dc_per_position(a, t, a_pseudo, negatives, n_pseudo, tau, chunk_size, chunk_mode, num_classes):
+def _dc_per_position(a, t, a_pseudo, negatives, n_pseudo, tau, chunk_size, chunk_mode, num_classes, exclude=None):
     """-log(p_i/(p_i+n_i)) (Eq. 6) for each row of the used anchors `a` (N×D) and their targets `t` (detached);
-    `a_pseudo`, `n_pseudo` None without negative sampling. The denominator in one block (`chunk_size=None`), in
+    `a_pseudo`, `n_pseudo` None without negative sampling; `exclude` (N,) the index of each row's own target copy
+    among the negatives (-1: none; None: no row has one). The denominator in one block (`chunk_size=None`), in
     chunks by `_ChunkedLogSumExp` (`chunk_mode='fused'`) or by `_lse_block` under checkpoint (`'checkpoint'`)."""
     work = torch.promote_types(a.dtype, torch.float32)                          # exp/log in >= float32
     pos = ((a * t).sum(1) / tau).to(work)                                        # log r(φ_o1, sg(φ_o2)), Eq. 1
     M = len(negatives)
     if M == 0 or len(a) == 0: lse = pos                                          # no negative / no row
     elif chunk_size is None or (chunk_mode == 'checkpoint' and chunk_size >= M):
-        lse = _lse_block(pos, a, negatives, a_pseudo, n_pseudo, tau)
+        lse = _lse_block(pos, a, negatives, a_pseudo, n_pseudo, tau, exclude)
     elif chunk_mode == 'fused':
         if a_pseudo is not None and num_classes is None:                       # one host read; callers can pass it
             num_classes = int(torch.cat([a_pseudo, n_pseudo]).max()) + 1
         a_hat = _label_columns(a, a_pseudo, tau, num_classes, _compute_dtype(a, negatives))
-        lse = _ChunkedLogSumExp.apply(pos, a, a_hat, negatives, n_pseudo, num_classes, tau, chunk_size)
+        lse = _ChunkedLogSumExp.apply(pos, a, a_hat, negatives, n_pseudo, num_classes, tau, chunk_size, exclude)
     else:
         lse = pos
         for s in range(0, M, chunk_size):
             blk = slice(s, s + chunk_size)
             lse = checkpoint(_lse_block, lse, a, negatives[blk], a_pseudo,
-                             None if n_pseudo is None else n_pseudo[blk], tau,
+                             None if n_pseudo is None else n_pseudo[blk], tau, exclude, s,
                              use_reentrant=False, preserve_rng_state=False)  # no randomness to replay
     return lse - pos                                                             # -log(p/(p+n)) >= 0, Eq. 6
 
 # %% ../nbs/10_losses.ipynb #29b7ecbb
 def _check_dc_inputs(anchor, target, anchor_conf, target_conf, anchor_pseudo, negatives, negative_pseudo,
-                     tau, chunk_size, neg_sampling, chunk_mode='fused'):
+                     tau, chunk_size, neg_sampling, chunk_mode='fused', exclude=None):
     N, D = anchor.shape if anchor.ndim == 2 else (None, None)
     if anchor.ndim != 2 or target.shape != anchor.shape:
         raise ValueError(f"anchor and target must both be N×D, got {tuple(anchor.shape)} and {tuple(target.shape)}")
@@ -151,6 +162,8 @@ def _check_dc_inputs(anchor, target, anchor_conf, target_conf, anchor_pseudo, ne
         raise ValueError(f"negatives must be M×{D}, got {tuple(negatives.shape)}")
     if negative_pseudo is not None and tuple(negative_pseudo.shape) != (len(negatives),):
         raise ValueError(f"negative_pseudo must have shape ({len(negatives)},), got {tuple(negative_pseudo.shape)}")
+    if exclude is not None and (tuple(exclude.shape) != (N,) or exclude.dtype != torch.long):
+        raise ValueError(f"exclude must be a long tensor of shape ({N},), got {exclude.dtype} {tuple(exclude.shape)}")
     if not tau > 0: raise ValueError(f"tau must be > 0, got {tau}")
     if neg_sampling and (anchor_pseudo is None or negative_pseudo is None):
         raise ValueError("neg_sampling=True needs anchor_pseudo and negative_pseudo")
@@ -171,7 +184,8 @@ def dc_loss(anchor: torch.Tensor, target: torch.Tensor, anchor_conf: torch.Tenso
             anchor_pseudo: torch.Tensor, negatives: torch.Tensor, negative_pseudo: torch.Tensor,
             tau: float = 0.1, gamma: float = 0.75, directional: bool = True, neg_sampling: bool = True,
             pos_filter: bool = True, chunk_size: int | None = None, target_pseudo: torch.Tensor | None = None,
-            return_stats: bool = False, chunk_mode: str = 'fused', num_classes: int | None = None):
+            return_stats: bool = False, chunk_mode: str = 'fused', num_classes: int | None = None,
+            exclude: torch.Tensor | None = None):
     """CAC's directional contrastive loss, ONE direction l(φ_o1, φ_o2) (paper Eqs. 1/5/6 with masks 2, 5, 7).
 
     `anchor`, `target`: N×D L2-normalised features of the same N overlap positions in the anchor view and
@@ -179,7 +193,8 @@ def dc_loss(anchor: torch.Tensor, target: torch.Tensor, anchor_conf: torch.Tenso
     `anchor_pseudo`: (N,) long pseudo-labels of the anchor; `negatives`: M×D L2-normalised,
     `negative_pseudo`: (M,) long (both pseudo-labels may be None when `neg_sampling=False`). Position i is used when `anchor_conf < target_conf` (`directional`)
     and `target_conf > gamma` (`pos_filter`); negative n is used for it when the pseudo-labels differ
-    (`neg_sampling`). Returns the mean of -log(p/(p+n)) over used positions (the released code's
+    (`neg_sampling`) and it is not the position's own target (`exclude[i]`: the index among `negatives` of a copy
+    of `target[i]`, -1 when there is none; the paper's negatives lie "at different locations"). Returns the mean of -log(p/(p+n)) over used positions (the released code's
     normalisation), a 0 connected to the graph when none is used. Gradients reach `anchor` only.
     `chunk_size=k` processes the negatives k at a time (same value and gradient, no N×M tensor kept for
     backward): `chunk_mode='fused'` recomputes each chunk in a hand-written backward, `'checkpoint'` under
@@ -189,19 +204,20 @@ def dc_loss(anchor: torch.Tensor, target: torch.Tensor, anchor_conf: torch.Tenso
     position), and `pseudo_agree` (fraction of positions whose anchor and `target_pseudo` agree) when
     `target_pseudo` is given."""
     _check_dc_inputs(anchor, target, anchor_conf, target_conf, anchor_pseudo, negatives, negative_pseudo,
-                     tau, chunk_size, neg_sampling, chunk_mode)
+                     tau, chunk_size, neg_sampling, chunk_mode, exclude)
     target, negatives = target.detach(), negatives.detach()                      # sg(φ_o2), sg(φ_n)
     keep = position_mask(anchor_conf, target_conf, gamma, directional, pos_filter, len(anchor), anchor.device)
     idx = keep.nonzero().squeeze(1)
     # only the rows that count (indexing copies, so skip it when every row counts)
     a, t = (anchor, target) if len(idx) == len(anchor) else (anchor[idx], target[idx])
     per_position = _dc_per_position(a, t, anchor_pseudo[idx] if neg_sampling else None, negatives,
-                                    negative_pseudo if neg_sampling else None, tau, chunk_size, chunk_mode, num_classes)
+                                    negative_pseudo if neg_sampling else None, tau, chunk_size, chunk_mode, num_classes,
+                                    None if exclude is None else exclude[idx])
     loss = per_position.sum() / max(len(idx), 1)                                 # Σ M l / Σ M; empty → 0
     if not return_stats: return loss
-    return loss, _dc_stats(keep, anchor_pseudo, negative_pseudo, target_pseudo, neg_sampling, idx, len(negatives))
+    return loss, _dc_stats(keep, anchor_pseudo, negative_pseudo, target_pseudo, neg_sampling, idx, len(negatives), exclude)
 
-def _dc_stats(keep, anchor_pseudo, negative_pseudo, target_pseudo, neg_sampling, idx, M) -> dict:
+def _dc_stats(keep, anchor_pseudo, negative_pseudo, target_pseudo, neg_sampling, idx, M, exclude=None) -> dict:
     "Detached 0-d float tensors (no host sync, so logging them does not stall a GPU step)."
     with torch.no_grad():
         N = len(keep)
@@ -211,6 +227,11 @@ def _dc_stats(keep, anchor_pseudo, negative_pseudo, target_pseudo, neg_sampling,
             used = anchor_pseudo[idx]
             C = int(max(used.max(), negative_pseudo.max())) + 1
             n_kept = n_kept - torch.bincount(negative_pseudo, minlength=C)[used].float()
+        if exclude is not None and len(idx) and M:                               # minus the own copy, unless already out
+            own = exclude[idx]
+            copy_kept = own >= 0
+            if neg_sampling: copy_kept &= negative_pseudo[own.clamp(min=0)] != anchor_pseudo[idx]
+            n_kept = n_kept - copy_kept.float()
         stats['n_negatives_mean'] = n_kept.mean() if len(idx) else n_kept.new_zeros(())
         if target_pseudo is not None and anchor_pseudo is not None:
             stats['pseudo_agree'] = ((anchor_pseudo == target_pseudo).float().mean() if N
@@ -237,16 +258,19 @@ def dc_loss_pair(z1: torch.Tensor, z2: torch.Tensor, conf1: torch.Tensor, conf2:
                  pseudo1: torch.Tensor, pseudo2: torch.Tensor, negatives: torch.Tensor,
                  negative_pseudo: torch.Tensor, tau: float = 0.1, gamma: float = 0.75, directional: bool = True,
                  neg_sampling: bool = True, pos_filter: bool = True, chunk_size: int | None = None,
-                 return_stats: bool = False, chunk_mode: str = 'fused', num_classes: int | None = None):
+                 return_stats: bool = False, chunk_mode: str = 'fused', num_classes: int | None = None,
+                 exclude1: torch.Tensor | None = None, exclude2: torch.Tensor | None = None):
     """Both directions of CAC's DC loss (Eqs. 3, 8): `dc_loss(z1, z2, ...) + dc_loss(z2, z1, ...)` for the
     overlap features z1, z2 (N×D), confidences (N,), pseudo-labels (N,) of the two views, shared
     `negatives` (M×D) and `negative_pseudo` (M,); the other arguments as in `dc_loss`. The used rows of both
     directions go through ONE denominator computation (the negatives are shared), each direction still a
-    mean over its own used positions. With `return_stats=True` the stats
+    mean over its own used positions. `exclude1` / `exclude2` (N,): the index among `negatives` of a copy of `z2[i]` /
+    `z1[i]` (the target of row i in each direction), -1 for none, as `exclude` in `dc_loss`. With `return_stats=True` the stats
     are the mean of the two directions' (`mask_ratio`, `pseudo_agree`), `n_negatives_mean` over all used
     positions, plus `mask_ratio_12` / `mask_ratio_21` per direction."""
-    for a, t, ca, ct, pa in ((z1, z2, conf1, conf2, pseudo1), (z2, z1, conf2, conf1, pseudo2)):
-        _check_dc_inputs(a, t, ca, ct, pa, negatives, negative_pseudo, tau, chunk_size, neg_sampling, chunk_mode)
+    for a, t, ca, ct, pa, ex in ((z1, z2, conf1, conf2, pseudo1, exclude1), (z2, z1, conf2, conf1, pseudo2, exclude2)):
+        _check_dc_inputs(a, t, ca, ct, pa, negatives, negative_pseudo, tau, chunk_size, neg_sampling, chunk_mode, ex)
+    if (exclude1 is None) != (exclude2 is None): raise ValueError("give exclude1 and exclude2 together")
     negatives = negatives.detach()                                               # sg(φ_n)
     keep12 = position_mask(conf1, conf2, gamma, directional, pos_filter, len(z1), z1.device)   # z1 moves
     keep21 = position_mask(conf2, conf1, gamma, directional, pos_filter, len(z2), z2.device)   # z2 moves
@@ -255,13 +279,14 @@ def dc_loss_pair(z1: torch.Tensor, z2: torch.Tensor, conf1: torch.Tensor, conf2:
     a = torch.cat([z1[idx12], z2[idx21]])                                        # anchors of both directions
     t = torch.cat([z2[idx12], z1[idx21]]).detach()                               # sg(their targets)
     a_pseudo = torch.cat([pseudo1[idx12], pseudo2[idx21]]) if neg_sampling else None
+    exclude = None if exclude1 is None else torch.cat([exclude1[idx12], exclude2[idx21]])
     per_position = _dc_per_position(a, t, a_pseudo, negatives, negative_pseudo if neg_sampling else None,
-                                    tau, chunk_size, chunk_mode, num_classes)
+                                    tau, chunk_size, chunk_mode, num_classes, exclude)
     loss = per_position[:n12].sum() / max(n12, 1) + per_position[n12:].sum() / max(n21, 1)   # Eq. 8
     if not return_stats: return loss
     M = len(negatives)
-    s12 = _dc_stats(keep12, pseudo1, negative_pseudo, pseudo2, neg_sampling, idx12, M)
-    s21 = _dc_stats(keep21, pseudo2, negative_pseudo, pseudo1, neg_sampling, idx21, M)
+    s12 = _dc_stats(keep12, pseudo1, negative_pseudo, pseudo2, neg_sampling, idx12, M, exclude1)
+    s21 = _dc_stats(keep21, pseudo2, negative_pseudo, pseudo1, neg_sampling, idx21, M, exclude2)
     stats = {'mask_ratio': (s12['mask_ratio'] + s21['mask_ratio']) / 2,
              'n_negatives_mean': (s12['n_negatives_mean'] * n12 + s21['n_negatives_mean'] * n21) / max(n12 + n21, 1),
              'pseudo_agree': s12['pseudo_agree'], 'mask_ratio_12': s12['mask_ratio'], 'mask_ratio_21': s21['mask_ratio']}

@@ -8,7 +8,7 @@ import torch
 from .core import IGNORE
 
 # %% auto #0
-__all__ = ['STRATEGIES', 'random_pixel_subset', 'same_label_mask', 'negative_precision', 'plot_negative_precision',
+__all__ = ['STRATEGIES', 'ORACLE', 'random_pixel_subset', 'same_label_mask', 'negative_precision', 'plot_negative_precision',
            'negative_sampling_weights', 'gumbel_topk', 'false_negative_rate', 'plot_negative_draws']
 
 # %% ../nbs/11_sampling.ipynb #c6281c4e
@@ -97,6 +97,7 @@ def plot_negative_precision(accuracies, random_precision, pseudo_precision, pape
 
 # %% ../nbs/11_sampling.ipynb #15ff1b47
 STRATEGIES = ('uniform', 'diff_image', 'pseudo', 'diff_image_pseudo')  # PC2Seg Eqs. 5, 6, 7, 8
+ORACLE = 'oracle'   # Table 5's "Oracle": negatives guided by the ground truth, a diagnostic upper bound, never a method
 
 def negative_sampling_weights(strategy: str, anchor_img: torch.Tensor, anchor_prob: torch.Tensor | None,
                               cand_img: torch.Tensor, cand_prob: torch.Tensor | None,
@@ -104,17 +105,19 @@ def negative_sampling_weights(strategy: str, anchor_img: torch.Tensor, anchor_pr
     """PC2Seg's negative-sampling weights (paper Eqs. 5-8), unnormalised: A×M float, `w[i, j] >= 0` proportional
     to the probability p_ij of drawing candidate j as a negative of anchor i (normalising is the sampler's job).
     `strategy`: 'uniform' (∝ 1), 'diff_image' (∝ 1[I_i ≠ I_j]), 'pseudo' (∝ 1 - y_iᵀy_j) or 'diff_image_pseudo'
-    (their product, the paper's default). `anchor_img` (A,) and `cand_img` (M,): integer image index of each
+    (their product, the paper's default), or `ORACLE` (∝ 1[y_i ≠ y_j]: the pseudo-label weights with the ground truth
+    as one-hot vectors in place of the probabilities — pass them so; a zero vector for an unlabelled pixel gives
+    it weight 1). `anchor_img` (A,) and `cand_img` (M,): integer image index of each
     pixel (give both views of an image the same index). `anchor_prob` A×C and `cand_prob` M×C: class-probability
     vectors (the weak branch's softmax; detached here); None is allowed for 'uniform' and 'diff_image'.
     `anchor_idx` (A,) long: each anchor's own position among the candidates, whose weight is set to 0; None when
     the anchors are not among the candidates. dtype: the probabilities' (at least float32), device:
     `anchor_img`'s. Memory A×M: call it on blocks of anchors when A·M is large."""
-    if strategy not in STRATEGIES: raise ValueError(f"unknown strategy {strategy!r}; valid: {list(STRATEGIES)}")
+    if strategy not in (*STRATEGIES, ORACLE): raise ValueError(f"unknown strategy {strategy!r}; valid: {[*STRATEGIES, ORACLE]}")
     if anchor_img.ndim != 1: raise ValueError(f"anchor_img must be 1-D (A,), got shape {tuple(anchor_img.shape)}")
     if cand_img.ndim != 1: raise ValueError(f"cand_img must be 1-D (M,), got shape {tuple(cand_img.shape)}")
     A, M = len(anchor_img), len(cand_img)
-    pseudo = strategy in ('pseudo', 'diff_image_pseudo')
+    pseudo = strategy in ('pseudo', 'diff_image_pseudo', ORACLE)
     if pseudo:
         for name, prob, n, letter in (('anchor_prob', anchor_prob, A, 'A'), ('cand_prob', cand_prob, M, 'M')):
             if prob is None: raise ValueError(f"strategy {strategy!r} needs {name} (class probabilities), got None")

@@ -146,7 +146,7 @@ class CAC(Method):
         # Everything whose size depends on the data is decided BEFORE the forward pass: reading a GPU value on
         # the host waits for the GPU, and waiting here (GPU nearly idle) is cheap, while waiting after the
         # forward would leave the GPU idle while the host launches the rest of the step.
-        pairs, pick, recent, weak_labels = self._plan(batch_u)
+        pairs, pick, recent, weak_labels, own = self._plan(batch_u)
         out = self.model(torch.cat([img_l, batch_u['crop1'], batch_u['crop2']]))
         logits_l = out.logits[:B_l]
         loss_x = supervised_loss(logits_l, mask_l)
@@ -169,19 +169,21 @@ class CAC(Method):
             bank_z, bank_y = (t[recent] for t in self.bank.get())
             neg, neg_pseudo = torch.cat([neg, bank_z.to(neg.dtype)]), torch.cat([neg_pseudo, bank_y])
             if cfg.measure: neg_gt = torch.cat([neg_gt, self._bank_gt.get()[1][recent]])
-        if cfg.loss == 'l2':  # Exp. I: align the overlap features, no negatives
-            loss_u = (l2_alignment_loss(o1, o2, a1['conf'], a2['conf'], directional=cfg.directional)
-                      + l2_alignment_loss(o2, o1, a2['conf'], a1['conf'], directional=cfg.directional))
-            stats = {'mask_ratio': torch.tensor(1.0)}
+        # the positions each direction uses (Eq. 7's mask: directional and positive filter, each when switched on)
+        used = lambda ca, ct: position_mask(ca, ct, cfg.gamma, cfg.directional, cfg.pos_filter, len(ca), ca.device)
+        stats = {'mask_ratio': ((used(a1['conf'], a2['conf']).float().mean() + used(a2['conf'], a1['conf']).float().mean()) / 2
+                                if len(o1) else torch.zeros(()))}
+        if cfg.loss == 'l2':  # align the overlap features, no negatives (Table 3 Exp. I also switches both masks off)
+            l2 = lambda a, t, ca, ct: l2_alignment_loss(a, t, ca, ct, directional=cfg.directional, pos_filter=cfg.pos_filter,
+                                                        gamma=cfg.gamma)
+            loss_u = l2(o1, o2, a1['conf'], a2['conf']) + l2(o2, o1, a2['conf'], a1['conf'])
         else:
             # both directions in one call: they share the negatives, so one pass over them serves both
             loss_u = dc_loss_pair(o1, o2, a1['conf'], a2['conf'], a1['pseudo'], a2['pseudo'], neg, neg_pseudo,
                                   tau=cfg.tau, gamma=cfg.gamma, directional=cfg.directional,
                                   neg_sampling=cfg.neg_sampling, pos_filter=cfg.pos_filter, chunk_size=cfg.chunk_size,
-                                  chunk_mode=cfg.chunk_mode, num_classes=self.num_classes)  # paper Eq. 8: l(φo1,φo2) + l(φo2,φo1)
-            used = lambda ca, ct: position_mask(ca, ct, cfg.gamma, cfg.directional, cfg.pos_filter, len(ca), ca.device)
-            stats = {'mask_ratio': ((used(a1['conf'], a2['conf']).float().mean() + used(a2['conf'], a1['conf']).float().mean()) / 2
-                                    if len(o1) else torch.zeros(()))}
+                                  chunk_mode=cfg.chunk_mode, num_classes=self.num_classes,
+                                  exclude1=own[0], exclude2=own[1])  # paper Eq. 8: l(φo1,φo2) + l(φo2,φo1)
         weight_u = cfg.weight * self.rampup(step)                  # λ (× a ramp-up if train.rampup_steps > 0; the paper uses none)
         res = {'loss': loss_x + weight_u * loss_u, 'loss_x': loss_x.detach(), 'loss_u': loss_u.detach(), 'weight_u': weight_u,
                'n_overlap': float(len(o1)), 'n_neg': float(len(neg)), **stats}
@@ -207,7 +209,9 @@ class CAC(Method):
     def _plan(self, batch_u: dict) -> tuple:
         """The data-dependent indices of a step, computed from the inputs alone: (the paired overlap rows (idx1, idx2) of
         both views valid in the flattened 2B_u·h·w grid, the rows of the sampled negatives, the bank slots of the last
-        `bank_steps` steps or None, the image-level labels of the batch (§3.5) or None)."""
+        `bank_steps` steps or None, the image-level labels of the batch (§3.5) or None, and for each overlap pair the index
+        among the negatives of its partner's feature in view 2 and in view 1 (-1: not drawn): the paper's negatives lie "at
+        different locations", so a position's own target is never its negative)."""
         cfg, s, B_u = self.cfg, self.stride, len(batch_u['crop1'])
         h, w = (n // s for n in batch_u['crop1'].shape[-2:])
         dev = batch_u['crop1'].device
@@ -225,7 +229,10 @@ class CAC(Method):
                 raise RuntimeError("cac.weak_labels needs the image-level labels: call method.prepare(datasets) first "
                                    "(experiment.train does)")
             weak_labels = self.image_labels[batch_u['index'].cpu()].to(dev)
-        return (idx1[both], idx2[both]), pick, recent, weak_labels
+        slot = torch.full((len(valid),), -1, dtype=torch.long, device=dev)   # grid row -> its index among the negatives
+        slot[pick] = torch.arange(len(pick), device=dev)
+        idx1, idx2 = idx1[both], idx2[both]
+        return (idx1, idx2), pick, recent, weak_labels, (slot[idx2], slot[idx1])
 
     def weak_loss(self, feat_u: torch.Tensor, batch_u: dict, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """§3.5: L_w = ½(CE(C_w(f_u1), y_p1) + CE(C_w(f_u2), y_p2)) (paper Eq. 11) on the crops' features `feat_u`

@@ -14,7 +14,7 @@ from ..data.loaders import VIEWS
 from .base import Method, cell_valid, supervised_loss
 from ..losses import cosine_consistency, sampled_pixel_contrastive_loss
 from ..models import Projector
-from ..sampling import false_negative_rate, gumbel_topk, negative_sampling_weights
+from ..sampling import ORACLE, false_negative_rate, gumbel_topk, negative_sampling_weights
 from ..teachers import EMATeacher
 
 # %% auto #0
@@ -28,7 +28,8 @@ class PC2SegConfig:
     sharpen_T: float = 0.5               # the weak logits are divided by T before the softmax (paper §3.1)
     tau: float = 0.07                    # temperature of Eq. 4
     n_negatives: int = 200               # N, negatives per anchor (paper Table 6)
-    strategy: Literal['uniform', 'diff_image', 'pseudo', 'diff_image_pseudo'] = 'diff_image_pseudo'  # Eqs. 5-8 (Table 5)
+    strategy: Literal['uniform', 'diff_image', 'pseudo', 'diff_image_pseudo', 'oracle'] = 'diff_image_pseudo'  # Eqs. 5-8 (Table 5);
+                                         # 'oracle': Table 5's ground-truth sampler, a diagnostic (reads the unlabeled masks)
     proj_dim: int = 128                  # linear projection of the tapped feature (paper: 2048 → 128)
     shared_projector: bool = False       # one head for both branches (paper: separate heads are better, 64.63 vs 63.97)
     chunk_size: int = 2048               # anchors per chunk when drawing negatives (chunk × all-candidates weights)
@@ -74,7 +75,7 @@ class PC2Seg(Method):
         cfg = config or PC2SegConfig()
         cfg.check()   # a method built by hand (not through a run's config) is checked too
         self.model, self.num_classes, self.cfg = model, num_classes, cfg
-        self.views = replace(VIEWS['pc2seg'], keep_gt=cfg.measure)
+        self.views = replace(VIEWS['pc2seg'], keep_gt=cfg.measure or cfg.strategy == ORACLE)
         own = model.projector
         dim = own.out_dim if own is not None else cfg.proj_dim
         self.proj_strong = None if own is not None else Projector(model.feat_channels, dim, kind='linear')
@@ -121,6 +122,10 @@ class PC2Seg(Method):
         if 'pseudo' in cfg.strategy:                                   # y⃗ of Eq. 7: the weak view's class probabilities
             prob_w = F.interpolate(logits_w.float().softmax(1), size=(h, w), mode='bilinear', align_corners=False)
             prob = flat(prob_w)[keep].repeat(2, 1)
+        elif cfg.strategy == ORACLE:                                   # the same weights on the ground truth (diagnostic)
+            s_ = H // h
+            gt_cells = flat(batch_u['gt_mask'][:, s_ // 2::s_, s_ // 2::s_])[keep]
+            prob = F.one_hot(gt_cells.clamp(max=self.num_classes), self.num_classes + 1)[:, :-1].float().repeat(2, 1)  # 255: zeros
         rows = torch.arange(2 * V, device=weak.device)
         exclude = torch.stack([rows, (rows + V) % (2 * V)], 1)         # itself and its positive
         idx = draw_negatives(cfg.strategy, img_of, prob, cfg.n_negatives, exclude, cfg.chunk_size)
