@@ -184,7 +184,7 @@ def bench_unimatch_passes(model: str | ModelConfig = 'cpu_demo', batch: int = 8,
     dev = get_device(device)
     seed_everything(seed)
     net = build_model(bench_model_config(model), num_classes).to(dev)
-    opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-4, fused=dev.type in ('cpu', 'cuda') or None)   # as `make_optimizer`
     x = lambda n: torch.randn(n, 3, crop, crop, device=dev)
     y = lambda n: torch.randint(0, num_classes, (n, crop, crop), device=dev)
     sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
