@@ -10,8 +10,8 @@ from .core import masked_mean
 from .sampling import same_label_mask
 
 # %% auto #0
-__all__ = ['plot_dc_masks', 'position_mask', 'dc_loss', 'l2_alignment_loss', 'dc_loss_pair', 'cosine_consistency',
-           'pixel_contrastive_loss', 'sampled_pixel_contrastive_loss']
+__all__ = ['plot_dc_masks', 'position_mask', 'l2_alignment_loss', 'cosine_consistency', 'pixel_contrastive_loss', 'dc_loss',
+           'dc_loss_pair', 'sampled_pixel_contrastive_loss']
 
 # %% ../nbs/10_losses.ipynb #61791667
 def plot_dc_masks(conf1: torch.Tensor, conf2: torch.Tensor, gamma: float = 0.75):
@@ -40,6 +40,61 @@ def plot_dc_masks(conf1: torch.Tensor, conf2: torch.Tensor, gamma: float = 0.75)
                loc='lower center', ncol=3, fontsize=9, frameon=False)
     fig.subplots_adjust(bottom=0.16)
     return fig
+
+# %% ../nbs/10_losses.ipynb #e8db5c7c
+def position_mask(anchor_conf, target_conf, gamma, directional, pos_filter, n, device):
+    "M(i) of Eq. 7 as an (n,) bool: the directional mask (Eq. 2) AND the positive filter, each when switched on; `anchor_conf`, `target_conf` (n,)."
+    keep = torch.ones(n, dtype=torch.bool, device=device)
+    if directional: keep = keep & (anchor_conf < target_conf)                    # M_d, Eq. 2 (ties: neither moves)
+    if pos_filter: keep = keep & (target_conf > gamma)                           # 1{conf_o2 > γ}, Eq. 7
+    return keep
+
+def l2_alignment_loss(anchor: torch.Tensor, target: torch.Tensor, anchor_conf: torch.Tensor | None = None,
+                      target_conf: torch.Tensor | None = None, directional: bool = False, pos_filter: bool = False,
+                      gamma: float = 0.75) -> torch.Tensor:
+    """CAC Table 3 Exp. I: mean over positions of ||anchor_i - sg(target_i)||² for N×D `anchor`, `target`.
+    With `directional` / `pos_filter` only positions with `anchor_conf < target_conf` / `target_conf > gamma`
+    count (confidences (N,) are then required), as in `dc_loss`. A 0 connected to the graph when none count."""
+    if anchor.ndim != 2 or target.shape != anchor.shape:
+        raise ValueError(f"anchor and target must both be N×D, got {tuple(anchor.shape)} and {tuple(target.shape)}")
+    if (directional or pos_filter) and (target_conf is None or (directional and anchor_conf is None)):
+        raise ValueError("directional / pos_filter need anchor_conf and target_conf")
+    sq = (anchor - target.detach()).pow(2).sum(1).to(torch.promote_types(anchor.dtype, torch.float32))
+    keep = position_mask(anchor_conf, target_conf, gamma, directional, pos_filter, len(anchor), anchor.device)
+    return masked_mean(sq, keep)
+
+# %% ../nbs/10_losses.ipynb #2b3db019
+def cosine_consistency(logits_w: torch.Tensor, logits_s: torch.Tensor, T: float = 0.5,
+                       valid: torch.Tensor | None = None) -> torch.Tensor:
+    """PC2Seg's label-space consistency (Eq. 3): the mean over valid pixels of 1 - cos(softmax(sg(logits_w) / T),
+    softmax(logits_s)). `logits_w`, `logits_s`: B×C×H×W logits of the weak and strong views of the same pixels;
+    `valid`: B×H×W bool (None: every pixel). Gradients reach `logits_s` only; 0 on the graph when no pixel is valid."""
+    if logits_w.shape != logits_s.shape or logits_s.ndim != 4:
+        raise ValueError(f"logits_w and logits_s must both be B×C×H×W, got {tuple(logits_w.shape)} and {tuple(logits_s.shape)}")
+    if not T > 0: raise ValueError(f"T must be > 0, got {T}")
+    if valid is not None and tuple(valid.shape) != (logits_s.shape[0], *logits_s.shape[2:]):
+        raise ValueError(f"valid must be B×H×W = {(logits_s.shape[0], *logits_s.shape[2:])}, got {tuple(valid.shape)}")
+    target = torch.softmax(logits_w.detach().float() / T, 1)                    # ŷ_i: sharpened weak, sg(·)
+    pred = torch.softmax(logits_s.float(), 1)                                   # ŷ_i⁺: strong
+    cos = torch.nn.functional.cosine_similarity(target, pred, dim=1)            # B×H×W
+    per_pixel = 1 - cos                                                         # Eq. 3
+    return masked_mean(per_pixel, valid) if valid is not None else per_pixel.mean()
+
+# %% ../nbs/10_losses.ipynb #cd5e07d8
+def pixel_contrastive_loss(anchor: torch.Tensor, positive: torch.Tensor, negatives: torch.Tensor,
+                           tau: float = 0.07) -> torch.Tensor:
+    """PC2Seg's pixel contrastive loss (Eq. 4), mean over anchors. `anchor`, `positive`: A×D features (any norm: the
+    similarity is the cosine); `negatives`: A×N×D, row i holding anchor i's N negatives. 0 on the graph when A = 0."""
+    if anchor.ndim != 2 or positive.shape != anchor.shape:
+        raise ValueError(f"anchor and positive must both be A×D, got {tuple(anchor.shape)} and {tuple(positive.shape)}")
+    if negatives.ndim != 3 or negatives.shape[0] != anchor.shape[0] or negatives.shape[2] != anchor.shape[1]:
+        raise ValueError(f"negatives must be A×N×D = {anchor.shape[0]}×N×{anchor.shape[1]}, got {tuple(negatives.shape)}")
+    if not tau > 0: raise ValueError(f"tau must be > 0, got {tau}")
+    if len(anchor) == 0: return anchor.sum() * 0.0
+    F_ = torch.nn.functional
+    a, p, n = F_.normalize(anchor.float(), dim=1), F_.normalize(positive.float(), dim=1), F_.normalize(negatives.float(), dim=2)
+    logits = torch.cat([(a * p).sum(1, keepdim=True), torch.einsum('ad,and->an', a, n)], 1) / tau   # A×(1+N)
+    return F_.cross_entropy(logits, logits.new_zeros(len(a), dtype=torch.long))  # -log softmax of the positive, Eq. 4
 
 # %% ../nbs/10_losses.ipynb #7e738fe1
 def _own_copy(exclude, offset: int, k: int):
@@ -172,12 +227,6 @@ def _check_dc_inputs(anchor, target, anchor_conf, target_conf, anchor_pseudo, ne
     if chunk_mode not in ('fused', 'checkpoint'):
         raise ValueError(f"chunk_mode must be 'fused' or 'checkpoint', got {chunk_mode!r}")
 
-def position_mask(anchor_conf, target_conf, gamma, directional, pos_filter, n, device):
-    "M(i) of Eq. 7 as an (n,) bool: the directional mask (Eq. 2) AND the positive filter, each when switched on; `anchor_conf`, `target_conf` (n,)."
-    keep = torch.ones(n, dtype=torch.bool, device=device)
-    if directional: keep = keep & (anchor_conf < target_conf)                    # M_d, Eq. 2 (ties: neither moves)
-    if pos_filter: keep = keep & (target_conf > gamma)                           # 1{conf_o2 > γ}, Eq. 7
-    return keep
 
 # %% ../nbs/10_losses.ipynb #1e8239bb
 def dc_loss(anchor: torch.Tensor, target: torch.Tensor, anchor_conf: torch.Tensor, target_conf: torch.Tensor,
@@ -238,21 +287,6 @@ def _dc_stats(keep, anchor_pseudo, negative_pseudo, target_pseudo, neg_sampling,
                                      else keep.new_zeros((), dtype=torch.float32))
     return stats
 
-# %% ../nbs/10_losses.ipynb #e8db5c7c
-def l2_alignment_loss(anchor: torch.Tensor, target: torch.Tensor, anchor_conf: torch.Tensor | None = None,
-                      target_conf: torch.Tensor | None = None, directional: bool = False, pos_filter: bool = False,
-                      gamma: float = 0.75) -> torch.Tensor:
-    """CAC Table 3 Exp. I: mean over positions of ||anchor_i - sg(target_i)||² for N×D `anchor`, `target`.
-    With `directional` / `pos_filter` only positions with `anchor_conf < target_conf` / `target_conf > gamma`
-    count (confidences (N,) are then required), as in `dc_loss`. A 0 connected to the graph when none count."""
-    if anchor.ndim != 2 or target.shape != anchor.shape:
-        raise ValueError(f"anchor and target must both be N×D, got {tuple(anchor.shape)} and {tuple(target.shape)}")
-    if (directional or pos_filter) and (target_conf is None or (directional and anchor_conf is None)):
-        raise ValueError("directional / pos_filter need anchor_conf and target_conf")
-    sq = (anchor - target.detach()).pow(2).sum(1).to(torch.promote_types(anchor.dtype, torch.float32))
-    keep = position_mask(anchor_conf, target_conf, gamma, directional, pos_filter, len(anchor), anchor.device)
-    return masked_mean(sq, keep)
-
 # %% ../nbs/10_losses.ipynb #0b962e7a
 def dc_loss_pair(z1: torch.Tensor, z2: torch.Tensor, conf1: torch.Tensor, conf2: torch.Tensor,
                  pseudo1: torch.Tensor, pseudo2: torch.Tensor, negatives: torch.Tensor,
@@ -291,39 +325,6 @@ def dc_loss_pair(z1: torch.Tensor, z2: torch.Tensor, conf1: torch.Tensor, conf2:
              'n_negatives_mean': (s12['n_negatives_mean'] * n12 + s21['n_negatives_mean'] * n21) / max(n12 + n21, 1),
              'pseudo_agree': s12['pseudo_agree'], 'mask_ratio_12': s12['mask_ratio'], 'mask_ratio_21': s21['mask_ratio']}
     return loss, stats
-
-# %% ../nbs/10_losses.ipynb #2b3db019
-def cosine_consistency(logits_w: torch.Tensor, logits_s: torch.Tensor, T: float = 0.5,
-                       valid: torch.Tensor | None = None) -> torch.Tensor:
-    """PC2Seg's label-space consistency (Eq. 3): the mean over valid pixels of 1 - cos(softmax(sg(logits_w) / T),
-    softmax(logits_s)). `logits_w`, `logits_s`: B×C×H×W logits of the weak and strong views of the same pixels;
-    `valid`: B×H×W bool (None: every pixel). Gradients reach `logits_s` only; 0 on the graph when no pixel is valid."""
-    if logits_w.shape != logits_s.shape or logits_s.ndim != 4:
-        raise ValueError(f"logits_w and logits_s must both be B×C×H×W, got {tuple(logits_w.shape)} and {tuple(logits_s.shape)}")
-    if not T > 0: raise ValueError(f"T must be > 0, got {T}")
-    if valid is not None and tuple(valid.shape) != (logits_s.shape[0], *logits_s.shape[2:]):
-        raise ValueError(f"valid must be B×H×W = {(logits_s.shape[0], *logits_s.shape[2:])}, got {tuple(valid.shape)}")
-    target = torch.softmax(logits_w.detach().float() / T, 1)                    # ŷ_i: sharpened weak, sg(·)
-    pred = torch.softmax(logits_s.float(), 1)                                   # ŷ_i⁺: strong
-    cos = torch.nn.functional.cosine_similarity(target, pred, dim=1)            # B×H×W
-    per_pixel = 1 - cos                                                         # Eq. 3
-    return masked_mean(per_pixel, valid) if valid is not None else per_pixel.mean()
-
-# %% ../nbs/10_losses.ipynb #cd5e07d8
-def pixel_contrastive_loss(anchor: torch.Tensor, positive: torch.Tensor, negatives: torch.Tensor,
-                           tau: float = 0.07) -> torch.Tensor:
-    """PC2Seg's pixel contrastive loss (Eq. 4), mean over anchors. `anchor`, `positive`: A×D features (any norm: the
-    similarity is the cosine); `negatives`: A×N×D, row i holding anchor i's N negatives. 0 on the graph when A = 0."""
-    if anchor.ndim != 2 or positive.shape != anchor.shape:
-        raise ValueError(f"anchor and positive must both be A×D, got {tuple(anchor.shape)} and {tuple(positive.shape)}")
-    if negatives.ndim != 3 or negatives.shape[0] != anchor.shape[0] or negatives.shape[2] != anchor.shape[1]:
-        raise ValueError(f"negatives must be A×N×D = {anchor.shape[0]}×N×{anchor.shape[1]}, got {tuple(negatives.shape)}")
-    if not tau > 0: raise ValueError(f"tau must be > 0, got {tau}")
-    if len(anchor) == 0: return anchor.sum() * 0.0
-    F_ = torch.nn.functional
-    a, p, n = F_.normalize(anchor.float(), dim=1), F_.normalize(positive.float(), dim=1), F_.normalize(negatives.float(), dim=2)
-    logits = torch.cat([(a * p).sum(1, keepdim=True), torch.einsum('ad,and->an', a, n)], 1) / tau   # A×(1+N)
-    return F_.cross_entropy(logits, logits.new_zeros(len(a), dtype=torch.long))  # -log softmax of the positive, Eq. 4
 
 # %% ../nbs/10_losses.ipynb #ae7b8e3e
 def _gather_rows(candidates, neg_idx):
