@@ -5,13 +5,14 @@
 # %% ../nbs/10_losses.ipynb #4fb8f491
 from __future__ import annotations
 import torch
+import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 from .core import masked_mean
 from .sampling import same_label_mask
 
 # %% auto #0
-__all__ = ['plot_dc_masks', 'position_mask', 'l2_alignment_loss', 'cosine_consistency', 'pixel_contrastive_loss', 'dc_loss',
-           'dc_loss_pair', 'sampled_pixel_contrastive_loss']
+__all__ = ['plot_dc_masks', 'position_mask', 'l2_alignment_loss', 'cosine_consistency', 'pixel_contrastive_loss',
+           'segment_softmax', 'sbu_loss', 'ckr_loss', 'dc_loss', 'dc_loss_pair', 'sampled_pixel_contrastive_loss']
 
 # %% ../nbs/10_losses.ipynb #61791667
 def plot_dc_masks(conf1: torch.Tensor, conf2: torch.Tensor, gamma: float = 0.75):
@@ -95,6 +96,78 @@ def pixel_contrastive_loss(anchor: torch.Tensor, positive: torch.Tensor, negativ
     a, p, n = F_.normalize(anchor.float(), dim=1), F_.normalize(positive.float(), dim=1), F_.normalize(negatives.float(), dim=2)
     logits = torch.cat([(a * p).sum(1, keepdim=True), torch.einsum('ad,and->an', a, n)], 1) / tau   # A×(1+N)
     return F_.cross_entropy(logits, logits.new_zeros(len(a), dtype=torch.long))  # -log softmax of the positive, Eq. 4
+
+# %% ../nbs/10_losses.ipynb #989e1902
+def segment_softmax(x: torch.Tensor, group: torch.Tensor, n_groups: int) -> torch.Tensor:
+    "Softmax of the 1-D `x` within each group (`group`: the same length, ids in [0, n_groups)), by scatter-max and index_add."
+    top = torch.full((n_groups,), float('-inf'), dtype=x.dtype, device=x.device).scatter_reduce(0, group, x.detach(), 'amax')
+    e = (x - top[group]).exp()                                          # the shift cancels; it only keeps exp finite
+    return e / torch.zeros(n_groups, dtype=x.dtype, device=x.device).index_add(0, group, e)[group]
+
+def _at_least_float32(x: torch.Tensor) -> torch.Tensor:
+    "x in float32, or float64 where it already is (half-precision maps from autocast are computed in float32)."
+    return x if x.dtype in (torch.float32, torch.float64) else x.float()
+
+def _check_uccl_maps(logits: torch.Tensor, feat_s: torch.Tensor, feat_w: torch.Tensor, valid, others=()):
+    if logits.ndim != 4: raise ValueError(f"logits must be B×C×h×w, got {tuple(logits.shape)}")
+    B, _, h, w = logits.shape
+    for name, t in others: 
+        if t.shape != logits.shape: raise ValueError(f"{name} must match logits_w's shape {tuple(logits.shape)}, got {tuple(t.shape)}")
+    if feat_s.shape != feat_w.shape or feat_s.ndim != 4 or (feat_s.shape[0], *feat_s.shape[2:]) != (B, h, w):
+        raise ValueError(f"feat_s and feat_w must both be B×D×h×w with B, h, w = {(B, h, w)}, got {tuple(feat_s.shape)} and {tuple(feat_w.shape)}")
+    if valid is not None and tuple(valid.shape) != (B, h, w):
+        raise ValueError(f"valid must be B×h×w = {(B, h, w)}, got {tuple(valid.shape)}")
+
+def sbu_loss(logits_s: torch.Tensor, logits_w: torch.Tensor, feat_s: torch.Tensor, feat_w: torch.Tensor,
+             threshold: float = 0.95, valid: torch.Tensor | None = None, variant: str = 'paper') -> torch.Tensor:
+    """UCCL's semantic backpropagation update (Eqs. 5-7). `logits_*` B×C×h×w, `feat_*` B×D×h×w at one resolution, the
+    weak side with the strong view's CutMix boxes pasted; `valid` B×h×w bool (None: all). For each image and class c:
+    over the valid pixels predicted c (argmax logits_w) with weak confidence < `threshold`, w = softmax(-S) with
+    S = cos(sg(F_w), F_s), term = Σ w·CE(logits_s, ŷ). Per image the mean over classes with a term, then the mean over
+    the B images (no term: 0). `variant='released'`: confidence <= threshold, and each present class's softmax runs
+    over all h·w positions of -S·mask, its weights multiplying CE at every valid pixel. Gradients reach `logits_s` and
+    `feat_s` only."""
+    _check_uccl_maps(logits_w, feat_s, feat_w, valid, [('logits_s', logits_s)])
+    if variant not in ('paper', 'released'): raise ValueError(f"variant must be 'paper' or 'released', got {variant!r}")
+    B, C, h, w = logits_s.shape
+    conf, pseudo = _at_least_float32(logits_w.detach()).softmax(1).max(1)                           # B×h×w
+    sim = F.cosine_similarity(_at_least_float32(feat_s), _at_least_float32(feat_w.detach()), dim=1, eps=1e-6)  # S, Eq. 5
+    ce = F.cross_entropy(_at_least_float32(logits_s), pseudo, reduction='none')                     # B×h×w
+    ok = torch.ones_like(conf, dtype=torch.bool) if valid is None else valid
+    unsure = ok & ((conf < threshold) if variant == 'paper' else (conf <= threshold))    # M, Eq. 5
+    group = torch.arange(B, device=ce.device)[:, None, None] * C + pseudo                # image-and-class id
+    g, s, l = group[unsure], sim[unsure], ce[unsure]                                     # V of Eq. 6, flattened
+    sums = lambda x: torch.zeros(B * C, dtype=ce.dtype, device=ce.device).index_add(0, g, x)
+    if variant == 'paper':
+        term = sums(segment_softmax(-s, g, B * C) * l)                                   # Eq. 7
+    else:   # outside the class's set -S·mask is 0: exp(0) = 1 at every other position of the image
+        e = (-s).exp()
+        denom = sums(e - 1) + h * w
+        ce_image = (ce * ok).flatten(1).sum(1).repeat_interleave(C)                       # CE at every valid pixel
+        term = (sums((e - 1) * l) + ce_image) / denom
+    present = sums(torch.ones_like(l)) > 0
+    per_image = (term * present).view(B, C).sum(1) / present.view(B, C).sum(1).clamp_min(1)
+    return per_image.mean()
+
+def ckr_loss(logits_w: torch.Tensor, feat_s: torch.Tensor, feat_w: torch.Tensor,
+             valid: torch.Tensor | None = None) -> torch.Tensor:
+    """UCCL's class-aware knowledge regulation (Eqs. 8-11). For each image and class c (argmax `logits_w`) over the
+    valid pixels of c: h = softmax over them of logits_w[c] (logits, as the released code), R_c = Σ h·sg(F_w),
+    D_c = Σ h·F_s; the mean over all valid pixels of 1 - cos(R, D) of the pixel's class (classes weigh by area).
+    Gradients reach `feat_s` only; 0 on the graph when no pixel is valid."""
+    _check_uccl_maps(logits_w, feat_s, feat_w, valid)
+    B, C, h, w = logits_w.shape
+    ok = torch.ones(B, h, w, dtype=torch.bool, device=feat_s.device) if valid is None else valid
+    if not ok.any(): return feat_s.sum() * 0.0
+    z = _at_least_float32(logits_w.detach())
+    pseudo = z.argmax(1)
+    group = (torch.arange(B, device=z.device)[:, None, None] * C + pseudo)[ok]              # one id per pixel, Eq. 8
+    weight = segment_softmax(z.gather(1, pseudo[:, None])[:, 0][ok], group, B * C)         # H of Eq. 9
+    f_s = _at_least_float32(feat_s).permute(0, 2, 3, 1)[ok]                                           # N×D
+    f_w = _at_least_float32(feat_w.detach()).permute(0, 2, 3, 1)[ok]
+    proto = lambda f: torch.zeros(B * C, f.shape[1], dtype=f.dtype, device=f.device).index_add(0, group, weight[:, None] * f)
+    cos = F.cosine_similarity(proto(f_w), proto(f_s), dim=1, eps=1e-6)                      # R_c against D_c, Eq. 9
+    return (1 - cos[group]).mean()                                                          # Eqs. 10-11
 
 # %% ../nbs/10_losses.ipynb #7e738fe1
 def _own_copy(exclude, offset: int, k: int):
