@@ -167,4 +167,6 @@ register_method('cac', 'semiseg_nb.methods.cac:CAC', 'semiseg_nb.methods.cac:CAC
 register_method('pc2seg', 'semiseg_nb.methods.pc2seg:PC2Seg', 'semiseg_nb.methods.pc2seg:PC2SegConfig',
                 'PC2Seg (Zhong et al. 2021): label consistency + pixel contrast with sampled negatives', '32_methods.pc2seg.ipynb')
 register_method('unimatch', 'semiseg_nb.methods.unimatch:UniMatch', 'semiseg_nb.methods.unimatch:UniMatchConfig',
-                'UniMatch (Yang et al. 2023): FixMatch with CutMix partners, two strong views and feature perturbation', '33_methods.unimatch.ipynb');
+                'UniMatch (Yang et al. 2023): FixMatch with CutMix partners, two strong views and feature perturbation', '33_methods.unimatch.ipynb')
+register_method('uccl', 'semiseg_nb.methods.uccl:UCCL', 'semiseg_nb.methods.uccl:UCCLConfig',
+                'UCCL (Jin et al.): UniMatch + uncertainty-weighted CE (SBU) and class-prototype agreement (CKR)', '34_methods.uccl.ipynb');

@@ -115,7 +115,8 @@ class UniMatch(Method):
                 img_s, *target = paste_partner(img_s, pseudo, conf, ignore, img_p[k], pseudo_p, conf_p, ignore_p,
                                                u['cutmix_box'][k])
             views.append(img_s); targets.append(target)
-        logits_s = self.model(torch.cat(views)).logits.chunk(cfg.n_strong)
+        out_s = self.model(torch.cat(views))
+        logits_s = out_s.logits.chunk(cfg.n_strong)
 
         loss_x = supervised_loss(logits_x, y)
         terms = {f's{k + 1}': fixmatch_loss(logits_s[k], *targets[k], cfg.threshold) for k in range(cfg.n_strong)}
@@ -124,9 +125,18 @@ class UniMatch(Method):
         weights = cfg.loss_weights()
         loss_u = sum(weights[name] * term for name, term in terms.items())
         loss = (loss_x + self.rampup(step) * loss_u) / 2                  # UniMatch: (L_x + 0.25 L_s1 + 0.25 L_s2 + 0.5 L_fp) / 2
+        extra, logs = self.extra_terms(u, mix, out_s)                     # methods built on UniMatch add theirs here (UCCL)
+        if logs: loss = loss + self.rampup(step) * extra
         return {'loss': loss, 'loss_x': loss_x.detach(), 'loss_u': loss_u.detach(),
-                **{f'loss_{name}': term.detach() for name, term in terms.items()},
+                **{f'loss_{name}': term.detach() for name, term in terms.items()}, **logs,
                 **self.measure(pseudo, conf, ignore, u.get('gt_mask'))}
+
+    def extra_terms(self, u: dict, mix: dict | None, out_s) -> tuple:
+        """Unlabeled terms a method built on UniMatch adds to its loss (weighted, ramped up like `loss_u`): `u`/`mix` the
+        unlabeled batch and the CutMix partners' batch (None: partners are the batch rolled by one image), `out_s` the
+        strong views' `SegOutput` (the `n_strong` views stacked along the batch). Returns (loss, {name: logged tensor});
+        UniMatch itself adds nothing."""
+        return 0.0, {}
 
     def partner_targets(self, u: dict, mix: dict | None, pseudo, conf, ignore):
         """(strong views, pseudo-labels, confidences, padding) of the CutMix partners: the second batch's, predicted
