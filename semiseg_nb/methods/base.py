@@ -169,4 +169,4 @@ register_method('pc2seg', 'semiseg_nb.methods.pc2seg:PC2Seg', 'semiseg_nb.method
 register_method('unimatch', 'semiseg_nb.methods.unimatch:UniMatch', 'semiseg_nb.methods.unimatch:UniMatchConfig',
                 'UniMatch (Yang et al. 2023): FixMatch with CutMix partners, two strong views and feature perturbation', '33_methods.unimatch.ipynb')
 register_method('uccl', 'semiseg_nb.methods.uccl:UCCL', 'semiseg_nb.methods.uccl:UCCLConfig',
-                'UCCL (Jin et al.): UniMatch + uncertainty-weighted CE (SBU) and class-prototype agreement (CKR)', '34_methods.uccl.ipynb');
+                'UCCL (uncertainty-participation context consistency): UniMatch + disagreement-weighted CE on uncertain pixels (SBU) + class-prototype agreement (CKR)', '34_methods.uccl.ipynb');
