@@ -65,7 +65,7 @@ def bench_step(method: str = 'supervised', model: str | ModelConfig = 'cpu_demo'
     """Time `steps` Learner training steps of `method` with `model` on `batch` labeled (+ `batch` unlabeled) images
     of `crop`×`crop`, after `warmup` untimed steps. `settings`: 'key=value' overrides of the method's own section
     (e.g. 'cac.chunk_mode=checkpoint'). Returns {'ms_per_step', 'images_per_s' (labeled + unlabeled),
-    'peak_mb', 'peak_kind', 'device_name', and the settings}."""
+    'peak_mb', 'peak_kind', 'device_name', the settings, 'step_logs' (the last step's logged scalars)}."""
     if steps < 1 or warmup < 0 or batch < 1 or crop < 16:
         raise ConfigError(f"need steps >= 1, warmup >= 0, batch >= 1, crop >= 16; got {steps}, {warmup}, {batch}, {crop}")
     dev = get_device(device)
@@ -90,7 +90,7 @@ def bench_step(method: str = 'supervised', model: str | ModelConfig = 'cpu_demo'
     sync()
     if learner.device.type == 'cuda': torch.cuda.reset_peak_memory_stats(learner.device)
     t0 = time.perf_counter()
-    for s in range(warmup, warmup + steps): learner.train_step(batch_l, batch_u, s)
+    for s in range(warmup, warmup + steps): logs = learner.train_step(batch_l, batch_u, s)
     sync()
     seconds = (time.perf_counter() - t0) / steps
     n_images = batch + (len(batch_u['index']) if batch_u is not None else 0)   # UniMatch: two unlabeled batches
@@ -98,7 +98,8 @@ def bench_step(method: str = 'supervised', model: str | ModelConfig = 'cpu_demo'
     return {'method': method, 'model': model if isinstance(model, str) else 'custom', 'batch': batch, 'crop': crop,
             'device': str(learner.device), 'device_name': name, 'threads': torch.get_num_threads(), 'amp': amp if learner.device.type == 'cuda' else 'off',
             'channels_last': channels_last, 'settings': list(settings), 'ms_per_step': 1000 * seconds, 'images_per_s': n_images / seconds,
-            'peak_mb': _peak_mb(learner.device), 'peak_kind': 'allocated' if learner.device.type == 'cuda' else 'process RSS'}
+            'peak_mb': _peak_mb(learner.device), 'peak_kind': 'allocated' if learner.device.type == 'cuda' else 'process RSS',
+            'step_logs': logs}   # the last timed step's logged scalars: what the method did on this batch
 
 # %% ../nbs/16_bench.ipynb #b8614d97
 def bench_args(**kw) -> list[str]:

@@ -26,6 +26,7 @@ class UCCLConfig(UniMatchConfig):
     sbu_variant: Literal['paper', 'released'] = 'paper'  # 'released': the code's softmax over all h·w positions, conf ≤ τ
     sbu_threshold: float | None = None                 # τ of SBU's uncertain set; None: UniMatch's `threshold` (released code)
     weak_mode: Literal['train', 'eval'] = 'train'      # BatchNorm mode of the extra weak pass (no gradient either way)
+    reuse_weak: bool = False                           # a strong view without a CutMix box: the main pass's weak maps, not a second forward
 
     def check(self, prefix: str = 'uccl.'):
         "`ConfigError` naming the first value out of its range."
@@ -39,6 +40,9 @@ class UCCLConfig(UniMatchConfig):
         if self.sbu_threshold is not None: check_range(prefix + 'sbu_threshold', self.sbu_threshold, 0, 1)
         if self.weak_mode not in ('train', 'eval'):
             raise ConfigError(f"{prefix}weak_mode must be 'train' or 'eval', got {self.weak_mode!r}")
+        if self.reuse_weak and self.weak_mode != 'train':   # the main pass runs in train mode: mixing modes would mix BatchNorms
+            raise ConfigError(f"{prefix}reuse_weak=True takes the main pass's weak maps, computed in train mode; "
+                              f"it needs {prefix}weak_mode=train, got {self.weak_mode!r}")
 
 # %% ../../nbs/34_methods.uccl.ipynb #c0000014
 def pasted_weak_views(u: dict, mix: dict | None, n_strong: int) -> tuple[list, list]:
@@ -56,8 +60,9 @@ def pasted_weak_views(u: dict, mix: dict | None, n_strong: int) -> tuple[list, l
 class UCCL(UniMatch):
     """UCCL (uncertainty-participation context consistency learning): UniMatch plus, for each strong view, SBU (`losses.sbu_loss`) and CKR (`losses.ckr_loss`) between
     the strong view and the weak view with the same CutMix boxes pasted — one extra forward pass of those weak views,
-    without gradient. Loss = UniMatch's + ramp-up · (α·mean_k SBU_k + β·mean_k CKR_k). Logs loss_sbu, loss_ckr (means
-    over the strong views) and unsure_ratio (share of valid stride-4 positions in SBU's uncertain set). The model's
+    without gradient (with `reuse_weak`, only of the views that got a box). Loss = UniMatch's + ramp-up · (α·mean_k SBU_k
+    + β·mean_k CKR_k). Logs loss_sbu, loss_ckr (means over the strong views), unsure_ratio (share of valid stride-4
+    positions in SBU's uncertain set) and weak_forwarded (share of the pasted weak views forwarded again). The model's
     tapped feature must be at the logits' resolution (DeepLabv3+'s decoder feature: `model.feature=decoder`)."""
     def __init__(self, model: nn.Module, num_classes: int, config: UCCLConfig | None = None):
         cfg = config or UCCLConfig()
@@ -67,26 +72,43 @@ class UCCL(UniMatch):
             raise ConfigError(f"uccl compares features and logits pixel by pixel: the model's feature (stride {strides['feat']}) "
                               f"must be at the logits' stride {strides['logits']}; use model.feature=decoder")
 
-    def aligned_maps(self, u: dict, mix: dict | None, out_s) -> list[tuple]:
-        """Per strong view k: (logits_s, feat_s, logits_w, feat_w, valid) at the logits' stride — the strong view's maps
-        from `out_s`, the weak view's with the same CutMix boxes pasted (`pasted_weak_views`, one forward pass without
-        gradient, BatchNorm in `cfg.weak_mode`), and `valid` B×h×w: cells that are image (not padding) in the pasted view."""
-        K = self.cfg.n_strong
-        weak, ignores = pasted_weak_views(u, mix, K)
+    def weak_pass(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        "(logits, feature) of `images` without gradient, BatchNorm in `cfg.weak_mode`."
         was_training = self.model.training
         self.model.train(self.cfg.weak_mode == 'train')
         try:
-            with torch.no_grad(): out_w = self.model(torch.cat(weak))   # both losses stop the weak side's gradient
+            with torch.no_grad(): out = self.model(images)   # both losses stop the weak side's gradient
         finally: self.model.train(was_training)
+        return out.logits, out.feat
+
+    def aligned_maps(self, u: dict, mix: dict | None, out_s, weak: tuple | None = None) -> list[tuple]:
+        """Per strong view k: (logits_s, feat_s, logits_w, feat_w, valid) at the logits' stride — the strong view's maps
+        from `out_s`, the weak view's with the same CutMix boxes pasted (`pasted_weak_views`, forwarded by `weak_pass`),
+        and `valid` B×h×w: cells that are image (not padding) in the pasted view. With `cfg.reuse_weak` and the main
+        pass's weak (logits, feature) given as `weak`, an image whose view k got no box (its pasted view is the weak
+        view itself) takes those, detached, and only the boxed views are forwarded."""
+        K, B = self.cfg.n_strong, len(u['weak'])
+        views, ignores = pasted_weak_views(u, mix, K)
+        if self.cfg.reuse_weak and weak is not None:   # (view, image) pairs whose pasted view differs from the weak view
+            boxed = (torch.stack([box.flatten(1).any(1) for box in u['cutmix_box'][:K]]).flatten() if 'cutmix_box' in u
+                     else torch.zeros(K * B, dtype=torch.bool, device=u['weak'].device))
+        else: boxed = torch.ones(K * B, dtype=torch.bool, device=u['weak'].device)
+        if boxed.all(): logits_w, feat_w = self.weak_pass(torch.cat(views))
+        else:
+            logits_w, feat_w = (t.detach().repeat(K, 1, 1, 1) for t in weak)   # view-major, like torch.cat(views)
+            if boxed.any():
+                lw, fw = self.weak_pass(torch.cat(views)[boxed])
+                logits_w[boxed], feat_w[boxed] = lw.to(logits_w.dtype), fw.to(feat_w.dtype)
+        self.weak_forwarded = boxed.float().mean()
         stride = u['weak'].shape[-1] // out_s.logits.shape[-1]
         return [(ls, fs, lw, fw, cell_valid(ignore, stride))          # a cell counts only if all of it is image
-                for ls, fs, lw, fw, ignore in zip(out_s.logits.chunk(K), out_s.feat.chunk(K), out_w.logits.chunk(K),
-                                                  out_w.feat.chunk(K), ignores)]
+                for ls, fs, lw, fw, ignore in zip(out_s.logits.chunk(K), out_s.feat.chunk(K), logits_w.chunk(K),
+                                                  feat_w.chunk(K), ignores)]
 
-    def extra_terms(self, u: dict, mix: dict | None, out_s) -> tuple:
+    def extra_terms(self, u: dict, mix: dict | None, out_s, weak: tuple | None = None) -> tuple:
         cfg = self.cfg
         if cfg.sbu_weight == 0 and cfg.ckr_weight == 0: return 0.0, {}   # = UniMatch, without the extra pass
-        maps = self.aligned_maps(u, mix, out_s)
+        maps = self.aligned_maps(u, mix, out_s, weak)
         tau = cfg.threshold if cfg.sbu_threshold is None else cfg.sbu_threshold
         zero = out_s.logits.sum() * 0.0
         sbu = (sum(sbu_loss(ls, lw, fs, fw, tau, ok, cfg.sbu_variant) for ls, fs, lw, fw, ok in maps) / len(maps)
@@ -97,5 +119,6 @@ class UCCL(UniMatch):
             conf = torch.cat([lw for _, _, lw, _, _ in maps]).float().softmax(1).amax(1)
             ok = torch.cat([v for *_, v in maps])
             unsure = ok & ((conf < tau) if cfg.sbu_variant == 'paper' else (conf <= tau))
-        logs = {'loss_sbu': sbu.detach(), 'loss_ckr': ckr.detach(), 'unsure_ratio': unsure.sum() / ok.sum().clamp_min(1)}
+        logs = {'loss_sbu': sbu.detach(), 'loss_ckr': ckr.detach(), 'unsure_ratio': unsure.sum() / ok.sum().clamp_min(1),
+                'weak_forwarded': self.weak_forwarded}
         return cfg.sbu_weight * sbu + cfg.ckr_weight * ckr, logs

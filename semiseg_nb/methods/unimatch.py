@@ -125,17 +125,18 @@ class UniMatch(Method):
         weights = cfg.loss_weights()
         loss_u = sum(weights[name] * term for name, term in terms.items())
         loss = (loss_x + self.rampup(step) * loss_u) / 2                  # UniMatch: (L_x + 0.25 L_s1 + 0.25 L_s2 + 0.5 L_fp) / 2
-        extra, logs = self.extra_terms(u, mix, out_s)                     # methods built on UniMatch add theirs here (UCCL)
+        extra, logs = self.extra_terms(u, mix, out_s, weak=(logits_w, out.feat[len(x):]))  # methods built on UniMatch add theirs here (UCCL)
         if logs: loss = loss + self.rampup(step) * extra
         return {'loss': loss, 'loss_x': loss_x.detach(), 'loss_u': loss_u.detach(),
                 **{f'loss_{name}': term.detach() for name, term in terms.items()}, **logs,
                 **self.measure(pseudo, conf, ignore, u.get('gt_mask'))}
 
-    def extra_terms(self, u: dict, mix: dict | None, out_s) -> tuple:
+    def extra_terms(self, u: dict, mix: dict | None, out_s, weak: tuple | None = None) -> tuple:
         """Unlabeled terms a method built on UniMatch adds to its loss (weighted, ramped up like `loss_u`): `u`/`mix` the
         unlabeled batch and the CutMix partners' batch (None: partners are the batch rolled by one image), `out_s` the
-        strong views' `SegOutput` (the `n_strong` views stacked along the batch). Returns (loss, {name: logged tensor});
-        UniMatch itself adds nothing."""
+        strong views' `SegOutput` (the `n_strong` views stacked along the batch), `weak` the main pass's (logits, feature)
+        of the weak views (clean branch, still on the graph). Returns (loss, {name: logged tensor}); UniMatch itself adds
+        nothing."""
         return 0.0, {}
 
     def partner_targets(self, u: dict, mix: dict | None, pseudo, conf, ignore):
