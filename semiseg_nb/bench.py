@@ -7,18 +7,20 @@ from __future__ import annotations
 import json, platform, resource, subprocess, sys, time
 from dataclasses import replace
 import torch
-from .core import get_device, seed_everything
+from .core import get_device, machine_info, seed_everything
 from .config import ConfigError, apply_overrides
 import torch.nn.functional as F
 from .models import MODEL_PRESETS, ModelConfig, build_model, upsample_logits
 from .learner import Learner, TrainConfig
 from .experiment import DataConfig, PRESETS, build_loaders, build_method, experiment_config_type
 from .methods.base import method_spec
-from .losses import dc_loss
+from .losses import dc_loss, pixel_supcon_loss
+from .sampling import dcrs_thresholds, dcrs_thresholds_released
 
 # %% auto #0
 __all__ = ['bench_model_config', 'bench_step', 'bench_args', 'bench_subprocess', 'format_bench', 'bench_dc_loss',
-           'format_dc_bench', 'bench_unimatch_passes', 'bench_pixel_contrast', 'format_contrast_bench']
+           'format_dc_bench', 'bench_unimatch_passes', 'bench_pixel_contrast', 'format_contrast_bench', 'bench_dcrs',
+           'format_dcrs_bench', 'bench_supcon_memory', 'format_supcon_bench']
 
 # %% ../nbs/16_bench.ipynb #520d0210
 def bench_model_config(model: str | ModelConfig) -> ModelConfig:
@@ -267,4 +269,107 @@ def format_contrast_bench(rows: list[dict]) -> str:
     for r in rows:
         work = 'n/a' if r['work_mb'] != r['work_mb'] else f"{r['work_mb']:.0f}"
         lines.append(f"{r['anchors']:>7} {r['dim']:>4} {r['negatives']:>6} {r['sample_ms']:>10.1f} {r['loss_ms']:>16.1f} {work:>8}  {r['device_name']}")
+    return '\n'.join(lines)
+
+# %% ../nbs/16_bench.ipynb #38a88283
+def _dcrs_batch(images: int, height: int, width: int, num_classes: int, seed: int = 0):
+    """A teacher's (conf, pred) for a batch of `images` maps of `height`×`width`: the max and argmax of the softmax of
+    random logits plus a class prior falling from class 0 to the last (a few classes cover most pixels, as road and
+    building do on Cityscapes). CPU tensors, float32 and long."""
+    g = torch.Generator().manual_seed(seed)
+    prior = torch.linspace(2.0, 0.0, num_classes)[:, None, None]
+    return (2 * torch.randn(images, num_classes, height, width, generator=g) + prior).softmax(1).max(1)
+
+def bench_dcrs(images: int = 16, height: int = 256, width: int = 512, num_classes: int = 19, device: str = 'auto',
+               repeats: int = 3, ratio: float = 0.8, seed: int = 0) -> dict:
+    """Time C3-SemiSeg's batch thresholds (DCRS) on a teacher's batch of `images` maps of `height`×`width` pixels and
+    `num_classes` classes (default: the paper's Cityscapes batch, 16 crops of 256×512, 19 classes): `dcrs_thresholds`
+    on `device` (its histogram select and its one-sort method) against the released code's Python lists
+    (`dcrs_thresholds_released`: on the CPU, the copy from the device included, as released). Each the best of
+    `repeats` runs after one warm-up. Returns {'select_ms', 'sort_ms', 'released_ms', 'speedup' (released / select),
+    'agree' (the three thresholds equal), the sizes, the device, its name and the CPU threads}."""
+    if min(images, height, width, num_classes, repeats) < 1:
+        raise ValueError(f"images, height, width, num_classes and repeats must be >= 1, got {images}, {height}, {width}, "
+                         f"{num_classes}, {repeats}")
+    dev = get_device(device)
+    conf, pred = (t.to(dev) for t in _dcrs_batch(images, height, width, num_classes, seed))
+    sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
+    def best_ms(fn):
+        out = fn(); sync()                                                # warm-up (and the result)
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter(); fn(); sync(); times.append(time.perf_counter() - t0)
+        return out, 1000 * min(times)
+    select, select_ms = best_ms(lambda: dcrs_thresholds(conf, pred, num_classes, ratio))
+    by_sort, sort_ms = best_ms(lambda: dcrs_thresholds(conf, pred, num_classes, ratio, method='sort'))
+    lists, released_ms = best_ms(lambda: dcrs_thresholds_released(conf, pred, num_classes, ratio))
+    same = lambda a, b: torch.equal(a.isnan(), b.isnan()) and torch.equal(a[~a.isnan()], b[~b.isnan()])
+    return {'images': images, 'height': height, 'width': width, 'pixels': images * height * width,
+            'num_classes': num_classes, 'device': str(dev), 'device_name': machine_info(dev)['name'],
+            'threads': torch.get_num_threads(), 'repeats': repeats, 'select_ms': select_ms, 'sort_ms': sort_ms,
+            'released_ms': released_ms, 'speedup': released_ms / select_ms,
+            'agree': bool(same(select.cpu(), lists) and same(by_sort.cpu(), lists))}
+
+def format_dcrs_bench(res: dict) -> str:
+    "A text summary of a `bench_dcrs` result."
+    ways = {"released code's Python lists": res['released_ms'], 'one sort of all pixels': res['sort_ms'],
+            'histogram select (default)': res['select_ms']}
+    head = (f"{res['pixels']:,} pixels ({res['images']}×{res['height']}×{res['width']}), {res['num_classes']} classes, "
+            f"{res['device_name']}{', %d CPU thread(s)' % res['threads'] if res['device'] == 'cpu' else ''}, best of {res['repeats']}:")
+    return '\n'.join([head, *(f"  {name:<30} {ms:8.1f} ms" for name, ms in ways.items()),
+                      f"  select ×{res['speedup']:.3g} faster than the lists; same thresholds: {res['agree']}"])
+
+def _supcon_case(anchors: int, keys: int, dim: int, block: int | None, num_classes: int, tau: float, device: str,
+                 seed: int) -> dict:
+    """One forward + backward of `pixel_supcon_loss` in this process (random unit features, random labels): its ms and
+    working memory in MB (CUDA: the allocator's peak minus the inputs, after one warm-up; CPU: the process's peak RSS
+    minus its RSS once the inputs exist)."""
+    dev = torch.device(device)
+    g = torch.Generator().manual_seed(seed)
+    a = F.normalize(torch.randn(anchors, dim, generator=g), dim=1).to(dev).requires_grad_()
+    k = F.normalize(torch.randn(keys, dim, generator=g), dim=1).to(dev)
+    a_lab, k_lab = (torch.randint(0, num_classes, (n,), generator=g).to(dev) for n in (anchors, keys))
+    run = lambda: pixel_supcon_loss(a, a_lab, k, k_lab, tau, block)
+    cuda = dev.type == 'cuda'
+    if cuda:
+        run().backward(); a.grad = None; torch.cuda.synchronize(dev)     # cuBLAS's workspace is not the loss's
+        base = torch.cuda.memory_allocated(dev); torch.cuda.reset_peak_memory_stats(dev)
+    else:
+        _reset_peak_rss(); base = _proc_status_mb('VmRSS')
+    t0 = time.perf_counter()
+    loss = run()
+    loss.backward()
+    if cuda: torch.cuda.synchronize(dev)
+    ms = 1000 * (time.perf_counter() - t0)
+    work = (torch.cuda.max_memory_allocated(dev) - base) / 2**20 if cuda else _proc_status_mb('VmHWM') - base
+    return {'anchors': anchors, 'keys': keys, 'dim': dim, 'block': block, 'loss': loss.item(), 'ms': ms, 'work_mb': work,
+            'a_by_k_mb': anchors * keys * 4 / 2**20, 'device': str(dev), 'device_name': machine_info(dev)['name'],
+            'threads': torch.get_num_threads()}
+
+def bench_supcon_memory(anchors: int = 6080, keys: int = 32768, dim: int = 256, blocks=(1024, 4096, None),
+                        num_classes: int = 19, tau: float = 0.15, device: str = 'auto', seed: int = 0) -> list[dict]:
+    """Working memory (MB) and time (ms) of one forward + backward of C3-SemiSeg's pixel contrast (`pixel_supcon_loss`)
+    for `anchors` anchors against `keys` teacher keys of `dim` features, one row per block size in `blocks` (None: one
+    A×K pass through plain autograd). Default: the paper's Cityscapes batch, 20 anchors × 19 classes × 16 images against
+    the 16 × 32×64 stride-8 cells of 256×512 crops, 256-d. On the CPU each block size runs in a fresh Python process
+    (peak RSS, `VmHWM`, minus the RSS before: this process's own history would blur the figure); on CUDA here. Rows:
+    {'block', 'work_mb', 'ms', 'loss', 'a_by_k_mb' (one float32 A×K matrix), ...}."""
+    dev = get_device(device)
+    rows = []
+    for block in blocks:
+        args = [anchors, keys, dim, block, num_classes, tau, str(dev), seed]
+        if dev.type != 'cpu': rows.append(_supcon_case(*args)); continue
+        code = 'import json, sys; from semiseg_nb.bench import _supcon_case; print(json.dumps(_supcon_case(*json.loads(sys.argv[1]))))'
+        res = subprocess.run([sys.executable, '-c', code, json.dumps(args)], capture_output=True, text=True)
+        if res.returncode != 0: raise RuntimeError(f"pixel_supcon_loss case {args} failed: {res.stderr.strip()[-2000:]}")
+        rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
+    return rows
+
+def format_supcon_bench(rows: list[dict]) -> str:
+    "A text table of `bench_supcon_memory` rows."
+    lines = [f"{'anchors':>7} {'keys':>6} {'D':>4} {'block':>9} {'fwd+bwd ms':>10} {'work MB':>8} {'A×K fp32 MB':>11}  device"]
+    for r in rows:
+        lines.append(f"{r['anchors']:>7} {r['keys']:>6} {r['dim']:>4} {str(r['block'] or 'unchunked'):>9} {r['ms']:>10.0f} "
+                     f"{r['work_mb']:>8.0f} {r['a_by_k_mb']:>11.0f}  {r['device_name']}"
+                     f"{' (%d CPU threads)' % r['threads'] if r['device'] == 'cpu' else ''}")
     return '\n'.join(lines)

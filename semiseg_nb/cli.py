@@ -84,32 +84,49 @@ def cmd_eval(args) -> int:
     print(f"mIoU {100 * res['miou']:.1f} on {res['n_images']} images ({res['dataset']} {res['split']}); report: {res['report']}")
     return 0
 
-def _int_list(text: str, flag: str) -> list[int]:
-    "'200,1600' -> [200, 1600], or a clear error naming `flag`."
+def _int_list(text: str, flag: str, allow_zero: bool = False) -> list[int]:
+    "'200,1600' -> [200, 1600], or a clear error naming `flag`; counts must be >= 1 (>= 0 with `allow_zero`)."
     try: values = [int(n) for n in text.split(',')]
     except ValueError: raise ConfigError(f"{flag}: expected comma-separated whole numbers, got {text!r}") from None
-    if any(v < 1 for v in values): raise ConfigError(f"{flag}: every count must be >= 1, got {text!r}")
+    if any(v < (0 if allow_zero else 1) for v in values):
+        raise ConfigError(f"{flag}: every count must be >= {0 if allow_zero else 1}, got {text!r}")
     return values
 
 def cmd_bench(args) -> int:
-    "Time one training step and report its peak memory, or one loss alone (--dc-loss, --pixel-contrast; see the bench notebook)."
-    from semiseg_nb.bench import (bench_dc_loss, bench_pixel_contrast, bench_step, format_bench, format_contrast_bench,
-                                  format_dc_bench)
-    if args.dc_loss and args.pixel_contrast: raise ConfigError("choose one of --dc-loss and --pixel-contrast")
+    """Time one training step and report its peak memory, or one piece alone (--dc-loss, --pixel-contrast, --dcrs,
+    --supcon; see the bench notebook). Flags left unset take the chosen mode's defaults."""
+    from semiseg_nb.bench import (bench_dc_loss, bench_dcrs, bench_pixel_contrast, bench_step, bench_supcon_memory,
+                                  format_bench, format_contrast_bench, format_dc_bench, format_dcrs_bench,
+                                  format_supcon_bench)
+    modes = [flag for flag in ('dc_loss', 'pixel_contrast', 'dcrs', 'supcon') if getattr(args, flag)]
+    if len(modes) > 1: raise ConfigError("choose one of --dc-loss, --pixel-contrast, --dcrs and --supcon")
+    pick = lambda value, default: default if value is None else value
     if args.dc_loss:
         negatives = _int_list(args.negatives or '500,6400,19200,51200', '--negatives')
-        rows = bench_dc_loss(args.anchors, args.dim, negatives, args.chunk or None, args.device, args.steps, args.warmup,
-                             chunk_mode=args.chunk_mode)
+        rows = bench_dc_loss(pick(args.anchors, 4096), pick(args.dim, 128), negatives, args.chunk or None, args.device,
+                             args.steps, args.warmup, chunk_mode=args.chunk_mode)
         print(json.dumps(rows) if args.json else format_dc_bench(rows))
         return 0
     if args.pixel_contrast:
         negatives = _int_list(args.negatives or '200,1600,6400', '--negatives')
-        rows = bench_pixel_contrast(args.images, args.grid, args.dim, negatives, args.strategy, args.num_classes,
-                                    args.draw_chunk, args.contrast_pairs, args.device, args.steps, args.warmup)
+        rows = bench_pixel_contrast(pick(args.images, 8), args.grid, pick(args.dim, 128), negatives, args.strategy,
+                                    pick(args.num_classes, 21), args.draw_chunk, args.contrast_pairs, args.device,
+                                    args.steps, args.warmup)
         print(json.dumps(rows) if args.json else format_contrast_bench(rows))
         return 0
+    if args.dcrs:   # C3-SemiSeg's thresholds; default: the paper's Cityscapes batch
+        res = bench_dcrs(pick(args.images, 16), args.height, args.width, pick(args.num_classes, 19), args.device,
+                         repeats=args.steps)
+        print(json.dumps(res) if args.json else format_dcrs_bench(res))
+        return 0
+    if args.supcon:  # C3-SemiSeg's pixel contrast; default: 20 anchors × 19 classes × 16 images against 16 × 32×64 keys
+        blocks = [b or None for b in _int_list(args.blocks, '--blocks', allow_zero=True)]
+        rows = bench_supcon_memory(pick(args.anchors, 6080), args.keys, pick(args.dim, 256), blocks,
+                                   pick(args.num_classes, 19), device=args.device)
+        print(json.dumps(rows) if args.json else format_supcon_bench(rows))
+        return 0
     res = bench_step(args.method, args.model, args.batch, args.crop, args.device, args.amp, args.channels_last,
-                     args.steps, args.warmup, args.num_classes, settings=tuple(args.settings))
+                     args.steps, args.warmup, pick(args.num_classes, 21), settings=tuple(args.settings))
     print(json.dumps(res) if args.json else format_bench([res]))
     return 0
 
@@ -152,18 +169,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--device', default='auto')
     p.add_argument('--amp', default='off', choices=['off', 'bf16', 'fp16'], help='autocast dtype on CUDA')
     p.add_argument('--channels-last', action='store_true')
-    p.add_argument('--steps', type=int, default=10, help='timed steps')
+    p.add_argument('--steps', type=int, default=10, help='timed steps (--dcrs: timed repeats, the best is reported)')
     p.add_argument('--warmup', type=int, default=3, help='untimed steps first')
-    p.add_argument('--num-classes', type=int, default=21)
+    p.add_argument('--num-classes', type=int, default=None, help='classes (default 21; --dcrs, --supcon: 19)')
     p.add_argument('--json', action='store_true', help='print one JSON line')
     p.add_argument('--dc-loss', action='store_true', help="time CAC's DC loss alone instead of a training step")
     p.add_argument('--pixel-contrast', action='store_true',
                    help="time PC2Seg's negative drawing and pixel contrast alone instead of a training step")
-    p.add_argument('--anchors', type=int, default=4096, help='--dc-loss: anchors')
-    p.add_argument('--dim', type=int, default=128, help='--dc-loss, --pixel-contrast: feature dimension')
+    p.add_argument('--dcrs', action='store_true',
+                   help="time C3-SemiSeg's class-balanced thresholds (DCRS) against the released code's Python lists")
+    p.add_argument('--supcon', action='store_true',
+                   help="peak memory and time of C3-SemiSeg's pixel contrast, per block of keys and unchunked")
+    p.add_argument('--anchors', type=int, default=None, help='--dc-loss: anchors (default 4096); --supcon: anchors (6080)')
+    p.add_argument('--dim', type=int, default=None,
+                   help='--dc-loss, --pixel-contrast: feature dimension (default 128); --supcon: (256)')
     p.add_argument('--negatives', default=None,
                    help='comma-separated negative counts (--dc-loss: 500,6400,19200,51200; --pixel-contrast: 200,1600,6400)')
-    p.add_argument('--images', type=int, default=8, help='--pixel-contrast: images (two views each)')
+    p.add_argument('--images', type=int, default=None,
+                   help='--pixel-contrast: images, two views each (default 8); --dcrs: teacher maps (16)')
+    p.add_argument('--height', type=int, default=256, help='--dcrs: map height')
+    p.add_argument('--width', type=int, default=512, help='--dcrs: map width')
+    p.add_argument('--keys', type=int, default=32768, help='--supcon: teacher keys (16 × 32×64 stride-8 cells)')
+    p.add_argument('--blocks', default='1024,4096,0', help='--supcon: comma-separated keys per block (0 = unchunked)')
     p.add_argument('--grid', type=int, default=33, help='--pixel-contrast: feature map side (33 = 513-px crops at stride 16)')
     p.add_argument('--strategy', default='diff_image_pseudo', help='--pixel-contrast: uniform, diff_image, pseudo, diff_image_pseudo')
     p.add_argument('--draw-chunk', type=int, default=2048, help='--pixel-contrast: anchors whose weights are built at once')
