@@ -257,7 +257,8 @@ PRESETS = {
         MODEL_PRESETS['c3'],
         _CITY + ('data.resize=0.5', 'data.crop=256', 'data.crop_width=512', 'train.batch_size_l=16', 'train.batch_size_u=16',
                  'train.optimizer=adam', 'train.lr_backbone=0.00012', 'train.lr_head=0.00012', 'train.poly_power=0.9',
-                 'train.steps=25000', 'train.amp=bf16', 'train.run_dir=runs/c3_cityscapes'), method='c3'),
+                 'train.steps=25000', 'train.warmup_steps=240', 'train.rampup_steps=4000', 'train.amp=bf16',
+                 'train.run_dir=runs/c3_cityscapes'), method='c3'),   # warm-up: 10 epochs of the 1/8 split (372 images, 16 a step)
     'ctt_voc': Preset(
         'CTT on VOC: DeepLabv2 R101 (ImageNet), crop 321, batch 10, SGD 2.5e-4, 80,000 iterations, whole-image eval',
         MODEL_PRESETS['ctt'],

@@ -170,3 +170,5 @@ register_method('unimatch', 'semiseg_nb.methods.unimatch:UniMatch', 'semiseg_nb.
                 'UniMatch (Yang et al. 2023): FixMatch with CutMix partners, two strong views and feature perturbation', '33_methods.unimatch.ipynb')
 register_method('uccl', 'semiseg_nb.methods.uccl:UCCL', 'semiseg_nb.methods.uccl:UCCLConfig',
                 'UCCL (uncertainty-participation context consistency): UniMatch + disagreement-weighted CE on uncertain pixels (SBU) + class-prototype agreement (CKR)', '34_methods.uccl.ipynb');
+register_method('c3', 'semiseg_nb.methods.c3:C3', 'semiseg_nb.methods.c3:C3Config',
+                'C3-SemiSeg: mean teacher, cross-set CutMix of labeled and unlabeled images, class-wise dynamic confidence thresholds (DCRS), pixel contrast with hard anchors', '35_methods.c3.ipynb');
