@@ -159,18 +159,21 @@ def ckr_loss(logits_w: torch.Tensor, feat_s: torch.Tensor, feat_w: torch.Tensor,
     D_c = Σ h·F_s; the mean over all valid pixels of 1 - cos(R, D) of the pixel's class (classes weigh by area).
     Gradients reach `feat_s` only; 0 on the graph when no pixel is valid."""
     _check_uccl_maps(logits_w, feat_s, feat_w, valid)
-    B, C, h, w = logits_w.shape
-    ok = torch.ones(B, h, w, dtype=torch.bool, device=feat_s.device) if valid is None else valid
-    if not ok.any(): return feat_s.sum() * 0.0
-    z = _at_least_float32(logits_w.detach())
-    pseudo = z.argmax(1)
-    group = (torch.arange(B, device=z.device)[:, None, None] * C + pseudo)[ok]              # one id per pixel, Eq. 8
-    weight = segment_softmax(z.gather(1, pseudo[:, None])[:, 0][ok], group, B * C)         # H of Eq. 9
-    f_s = _at_least_float32(feat_s).permute(0, 2, 3, 1)[ok]                                           # N×D
-    f_w = _at_least_float32(feat_w.detach()).permute(0, 2, 3, 1)[ok]
-    proto = lambda f: torch.zeros(B * C, f.shape[1], dtype=f.dtype, device=f.device).index_add(0, group, weight[:, None] * f)
-    cos = F.cosine_similarity(proto(f_w), proto(f_s), dim=1, eps=1e-6)                      # R_c against D_c, Eq. 9
-    return (1 - cos[group]).mean()                                                          # Eqs. 10-11
+    B, C = logits_w.shape[:2]
+    z = _at_least_float32(logits_w.detach()).flatten(2)                                     # B×C×N
+    member = F.one_hot(z.argmax(1), C).transpose(1, 2).bool()                               # pixel i predicted c, Eq. 8
+    if valid is not None: member &= valid.flatten(1)[:, None]
+    count = member.sum(2)                                                                   # B×C pixels per class
+    if not count.any(): return feat_s.sum() * 0.0
+    # H of Eq. 9 as a dense B×C×N matrix: softmax of z_c over the class's own pixels, 0 elsewhere, so that both
+    # prototypes are one batched matrix product (B×C×N @ B×N×D) instead of a gather and a scatter
+    masked = z.masked_fill(~member, float('-inf'))
+    top = masked.amax(2, keepdim=True).clamp_min(torch.finfo(z.dtype).min)                 # finite for an empty class
+    e = (masked - top).exp()
+    weight = e / e.sum(2, keepdim=True).clamp_min(torch.finfo(z.dtype).tiny)
+    proto = lambda f: torch.bmm(weight, _at_least_float32(f).flatten(2).transpose(1, 2))  # B×C×D
+    cos = F.cosine_similarity(proto(feat_w.detach()), proto(feat_s), dim=2, eps=1e-6)      # R_c against D_c, Eq. 9
+    return ((1 - cos) * count).sum() / count.sum()                                          # Eqs. 10-11, by area
 
 # %% ../nbs/10_losses.ipynb #7e738fe1
 def _own_copy(exclude, offset: int, k: int):
