@@ -14,8 +14,8 @@ from ..core import IGNORE
 # %% auto #0
 __all__ = ['COLOR_OPS', 'PHOTOMETRIC_KINDS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'MEAN_PIXEL', 'RandomScale', 'JointGeometry',
            'color_op', 'RandColorAugment', 'photometric', 'cutmix_box', 'apply_cutmix', 'mix_labels', 'cutout',
-           'gather_mixed', 'cross_set_cutmix', 'crop_iou', 'overlap_crops', 'flip_box', 'undo_flip_and_slice',
-           'show_images', 'box_of']
+           'gather_mixed', 'cross_set_cutmix', 'mixed_record', 'crop_iou', 'overlap_crops', 'flip_box',
+           'undo_flip_and_slice', 'show_images', 'box_of']
 
 # %% ../../nbs/04_data.transforms.ipynb #923cf9de
 class RandomScale(v2.Transform):
@@ -212,13 +212,18 @@ def cross_set_cutmix(img_l: torch.Tensor, mask_l: torch.Tensor, img_u: torch.Ten
     pool = torch.cat([img_l, img_u])
     N, _, H, W = pool.shape
     order = torch.randperm(N, generator=generator).to(pool.device)
-    base, paste = order, order.roll(-1)
     box = torch.stack([cutmix_box((H, W), p, area, ratio, generator) for _ in range(N)]).to(pool.device)
-    src = torch.where(box, paste.view(N, 1, 1), base.view(N, 1, 1))
-    labeled = src < len(img_l)
-    gt_pool = torch.cat([mask_l, torch.full((len(img_u), H, W), IGNORE, dtype=mask_l.dtype)])
-    return dict(img=apply_cutmix(pool[base], pool[paste], box), src=src, labeled=labeled,
-                mask=gather_mixed(gt_pool, src), box=box, order=order)
+    return mixed_record(pool, order, order.roll(-1), box, mask_l) | {'order': order}
+
+def mixed_record(pool: torch.Tensor, order: torch.Tensor, partner: torch.Tensor, box: torch.Tensor, mask_l: torch.Tensor) -> dict:
+    """The record a mixing of a pool (`cat(labeled, unlabeled)`, N×3×H×W) returns, whatever picks the pairs: output k is
+    pool image `order[k]` with pool image `partner[k]` inside `box[k]` (N×H×W bool). 'img', 'src' (pool index of each
+    pixel), 'labeled' (src < len(mask_l)), 'mask' (`mask_l` where labeled, 255 elsewhere) and 'box', on the pool's device."""
+    N, _, H, W = pool.shape
+    src = torch.where(box, partner.view(N, 1, 1), order.view(N, 1, 1))
+    gt_pool = torch.cat([mask_l, torch.full((N - len(mask_l), H, W), IGNORE, dtype=mask_l.dtype, device=mask_l.device)])
+    return dict(img=apply_cutmix(pool[order], pool[partner], box), src=src, labeled=src < len(mask_l),
+                mask=gather_mixed(gt_pool, src), box=box)
 
 # %% ../../nbs/04_data.transforms.ipynb #d285dc55
 def crop_iou(dy: int, dx: int, crop: tuple[int, int]) -> float:

@@ -13,7 +13,7 @@ from torch import nn
 from ..core import IGNORE
 from ..config import ConfigError, check_range
 from ..data.loaders import VIEWS
-from ..data.transforms import apply_cutmix, cross_set_cutmix, cutmix_box, gather_mixed
+from ..data.transforms import cross_set_cutmix, cutmix_box, gather_mixed, mixed_record
 from ..losses import pixel_supcon_loss
 from ..models import Projector, upsample_logits
 from ..sampling import DynamicThresholds, hard_anchor_indices
@@ -68,15 +68,6 @@ def _boxes(n: int, size, generator=None) -> torch.Tensor:
     "n CutMix boxes (bool n×H×W, always drawn: p = 1) of UniMatch's shape range."
     return torch.stack([cutmix_box(tuple(size), 1.0, generator=generator) for _ in range(n)])
 
-def _mixed(pool: torch.Tensor, order: torch.Tensor, partner: torch.Tensor, box: torch.Tensor, mask_l: torch.Tensor) -> dict:
-    """The record every mixing scheme returns: image k is pool[order[k]] with pool[partner[k]] inside box k; 'src' the
-    pool index of each pixel (labeled images first), 'labeled', 'mask' (ground truth where labeled, 255 elsewhere), 'box'."""
-    N, _, H, W = pool.shape
-    src = torch.where(box, partner.view(N, 1, 1), order.view(N, 1, 1))
-    gt_pool = torch.cat([mask_l, torch.full((N - len(mask_l), H, W), IGNORE, dtype=mask_l.dtype, device=mask_l.device)])
-    return dict(img=apply_cutmix(pool[order], pool[partner], box), src=src, labeled=src < len(mask_l),
-                mask=gather_mixed(gt_pool, src), box=box)
-
 def intra_set_cutmix(img_l: torch.Tensor, mask_l: torch.Tensor, img_u: torch.Tensor, generator=None) -> dict:
     """Table 6's intra-set mixing: a labeled image takes a box of another labeled image, an unlabeled one a box of
     another unlabeled image (each set's images cyclically, in a random order). Same dict as `cross_set_cutmix`
@@ -85,7 +76,7 @@ def intra_set_cutmix(img_l: torch.Tensor, mask_l: torch.Tensor, img_u: torch.Ten
     pool = torch.cat([img_l, img_u])
     order = torch.cat([torch.randperm(B_l, generator=generator), B_l + torch.randperm(B_u, generator=generator)]).to(pool.device)
     partner = torch.cat([order[:B_l].roll(-1), order[B_l:].roll(-1)])    # each set mixes within itself
-    return _mixed(pool, order, partner, _boxes(len(pool), pool.shape[-2:], generator).to(pool.device), mask_l)
+    return mixed_record(pool, order, partner, _boxes(len(pool), pool.shape[-2:], generator).to(pool.device), mask_l)
 
 def complementary_mix(img_l: torch.Tensor, mask_l: torch.Tensor, img_u: torch.Tensor, generator=None) -> dict:
     """The released code's mixing: the labeled and unlabeled images shuffled together and paired; each pair (a, b) with
@@ -100,14 +91,14 @@ def complementary_mix(img_l: torch.Tensor, mask_l: torch.Tensor, img_u: torch.Te
     pair_box = _boxes(half, (H, W), generator).to(pool.device)
     box = torch.zeros(N, H, W, dtype=torch.bool, device=pool.device)
     box[:2 * half:2], box[1:2 * half:2] = pair_box, pair_box           # one box per pair: complementary images
-    return _mixed(pool, order, partner, box, mask_l)
+    return mixed_record(pool, order, partner, box, mask_l)
 
 def no_mix(img_l: torch.Tensor, mask_l: torch.Tensor, img_u: torch.Tensor, generator=None) -> dict:
     "No mixing: the pool as it is, in the same dict."
     pool = torch.cat([img_l, img_u])
     N, _, H, W = pool.shape
     keep = torch.arange(N, device=pool.device)
-    return _mixed(pool, keep, keep, torch.zeros(N, H, W, dtype=torch.bool, device=pool.device), mask_l)
+    return mixed_record(pool, keep, keep, torch.zeros(N, H, W, dtype=torch.bool, device=pool.device), mask_l)
 
 MIXES = {'cross_set': cross_set_cutmix, 'intra_set': intra_set_cutmix, 'released': complementary_mix, 'none': no_mix}
 
