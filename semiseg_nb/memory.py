@@ -7,9 +7,10 @@ from __future__ import annotations
 import torch
 import torch.distributed as dist
 from torch import nn
+from .core import IGNORE
 
 # %% auto #0
-__all__ = ['FeatureBank', 'plot_bank_slots', 'all_gather_cat']
+__all__ = ['FeatureBank', 'plot_bank_slots', 'all_gather_cat', 'ClassQueues', 'queue_push_count', 'select_for_queues']
 
 # %% ../nbs/12_memory.ipynb #473622ed
 class FeatureBank(nn.Module):
@@ -113,3 +114,105 @@ def all_gather_cat(t: torch.Tensor) -> torch.Tensor:
     parts = [torch.empty_like(padded) for _ in range(ws)]
     dist.all_gather(parts, padded.contiguous())
     return torch.cat([p[:s] for p, s in zip(parts, sizes)])
+
+# %% ../nbs/12_memory.ipynb #61731e00
+class ClassQueues(nn.Module):
+    """CTT's memory bank: one FIFO queue of `size` feature rows (dim `dim`) per class, `num_classes` queues.
+    `push(feats K×D, classes K)` appends detached copies to the queues of their classes, overwriting each queue's
+    oldest; under an initialised process group every rank's items are gathered first, so all ranks hold the same
+    queues. Storage (C×size×D), per-class write pointer and fill count are buffers: `.to()` moves them,
+    `state_dict()` checkpoints them exactly."""
+    def __init__(self, num_classes: int, dim: int, size: int = 128, dtype: torch.dtype = torch.float32):
+        super().__init__()
+        for name, v in (('num_classes', num_classes), ('dim', dim), ('size', size)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+        self.num_classes, self.dim, self.size = num_classes, dim, size
+        self.register_buffer('feats', torch.zeros(num_classes, size, dim, dtype=dtype))
+        self.register_buffer('ptr', torch.zeros(num_classes, dtype=torch.long))     # next slot to write, per class
+        self.register_buffer('count', torch.zeros(num_classes, dtype=torch.long))   # filled slots, per class
+
+    @property
+    def full(self) -> bool:
+        "Every class queue filled: the moment CTT's HC and LC losses switch on (Algorithm 1, line 6)."
+        return bool((self.count == self.size).all())
+
+    @property
+    def queues(self) -> torch.Tensor:
+        "A copy of the C×size×D storage, each queue in slot order (a set for the losses); unfilled slots are zeros."
+        return self.feats.clone()
+
+    @property
+    def counts(self) -> torch.Tensor:
+        "(C,) long copy: how many slots of each class queue are filled."
+        return self.count.clone()
+
+    @torch.no_grad()
+    def push(self, feats: torch.Tensor, classes: torch.Tensor):
+        "Append `feats` (K×dim) to the queues of `classes` (K,) as detached copies; each queue keeps its newest `size`."
+        if feats.ndim != 2 or feats.shape[1] != self.dim:
+            raise ValueError(f"feats must be K×{self.dim}, got shape {tuple(feats.shape)}")
+        if classes.shape != (len(feats),): raise ValueError(f"classes must have shape ({len(feats)},), got {tuple(classes.shape)}")
+        if classes.is_floating_point() or classes.is_complex() or classes.dtype == torch.bool:
+            raise ValueError(f"classes must be an integer tensor, got {classes.dtype}")
+        bad = (classes < 0) | (classes >= self.num_classes)
+        if bad.any(): raise ValueError(f"classes must lie in [0, {self.num_classes}), got {int(classes[bad][0])}")
+        feats, classes = all_gather_cat(feats), all_gather_cat(classes)       # every rank: every rank's items, rank order
+        dev = self.feats.device
+        feats, classes = feats.to(self.feats), classes.to(dev, torch.long)
+        if len(classes) == 0: return
+        # rank of each item among the pushed items of its class, in arrival order (a stable sort by class)
+        order = torch.sort(classes, stable=True).indices
+        n_new = torch.bincount(classes, minlength=self.num_classes)             # items pushed per class
+        first = torch.cumsum(n_new, 0) - n_new                                   # where each class starts in `order`
+        rank = torch.empty_like(classes)
+        rank[order] = torch.arange(len(classes), device=dev) - first[classes[order]]
+        keep = rank >= n_new[classes] - self.size                                # older ones would be overwritten anyway
+        c, r = classes[keep], rank[keep]
+        slots = (self.ptr[c] + r) % self.size                                   # as if written one by one: the kept
+                                                                                 # ranks are < size apart, so distinct
+        self.feats[c, slots] = feats[keep]
+        self.ptr.copy_((self.ptr + n_new) % self.size)
+        self.count.copy_((self.count + n_new).clamp(max=self.size))
+
+    def reset(self):
+        "Empty every queue (storage keeps its size and device)."
+        self.feats.zero_(); self.ptr.zero_(); self.count.zero_()
+
+    def extra_repr(self) -> str:
+        return f"num_classes={self.num_classes}, dim={self.dim}, size={self.size}, filled={int(self.count.sum())}/{self.num_classes * self.size}"
+
+
+# %% ../nbs/12_memory.ipynb #b14782fe
+def queue_push_count(num_labeled: int, size: int) -> int:
+    "CTT's k = max(1, N_L // N): features pushed per class per step, for `num_labeled` labeled images and queues of `size`."
+    if num_labeled < 0 or size < 1: raise ValueError(f"need num_labeled >= 0 and size >= 1, got num_labeled={num_labeled}, size={size}")
+    return max(1, num_labeled // size)
+
+#| export
+def select_for_queues(feats: torch.Tensor, conf: torch.Tensor, pred: torch.Tensor, labels: torch.Tensor, k: int,
+                      num_classes: int, pick: str = 'confident', generator: torch.Generator | None = None):
+    """CTT's Feature Selection Criteria: among the pixels whose (EMA teacher's) prediction `pred` equals the ground
+    truth `labels` (IGNORE never qualifies), per class the `k` most confident (`pick='confident'`) or `k` drawn at
+    random (`pick='random'`, with `generator`); all candidates of a class if it has fewer than `k`. `feats` N×D,
+    `conf`, `pred`, `labels` (N,). Returns (feats_sel K'×D, classes_sel K'), sorted by class (then by confidence,
+    highest first, for 'confident'), ready for `ClassQueues.push`."""
+    N = len(feats)
+    if feats.ndim != 2: raise ValueError(f"feats must be N×D, got shape {tuple(feats.shape)}")
+    for name, t in (('conf', conf), ('pred', pred), ('labels', labels)):
+        if t.shape != (N,): raise ValueError(f"{name} must have shape ({N},), got {tuple(t.shape)}")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1: raise ValueError(f"k must be an int >= 1, got {k!r}")
+    if pick not in ('confident', 'random'): raise ValueError(f"pick must be 'confident' or 'random', got {pick!r}")
+    bad = (labels != IGNORE) & ((labels < 0) | (labels >= num_classes))
+    if bad.any(): raise ValueError(f"labels must lie in [0, {num_classes}) or be {IGNORE}, got {int(labels[bad][0])}")
+    cand = ((pred == labels) & (labels != IGNORE)).nonzero()[:, 0]              # criterion (2): prediction = ground truth
+    c = labels[cand].long()
+    if pick == 'confident': within = torch.argsort(-conf[cand].float(), stable=True)   # criterion (3): most confident first
+    else: within = torch.randperm(len(cand), generator=generator).to(cand.device)       # the paper's next sentence: at random
+    cand, c = cand[within], c[within]
+    by_class = torch.sort(c, stable=True).indices                               # group by class, keeping the order within
+    cand, c = cand[by_class], c[by_class]
+    n = torch.bincount(c, minlength=num_classes)
+    rank = torch.arange(len(c), device=c.device) - (torch.cumsum(n, 0) - n)[c]  # place within its class
+    take = rank < k
+    return feats[cand[take]], c[take]
+
