@@ -12,8 +12,8 @@ from .sampling import same_label_mask
 
 # %% auto #0
 __all__ = ['plot_dc_masks', 'position_mask', 'l2_alignment_loss', 'cosine_consistency', 'pixel_contrastive_loss',
-           'segment_softmax', 'sbu_loss', 'ckr_loss', 'dc_loss', 'dc_loss_pair', 'sampled_pixel_contrastive_loss',
-           'pixel_supcon_loss']
+           'segment_softmax', 'sbu_loss', 'ckr_loss', 'plot_ctt_masks', 'dc_loss', 'dc_loss_pair',
+           'sampled_pixel_contrastive_loss', 'pixel_supcon_loss', 'hc_loss', 'lc_loss']
 
 # %% ../nbs/10_losses.ipynb #61791667
 def plot_dc_masks(conf1: torch.Tensor, conf2: torch.Tensor, gamma: float = 0.75):
@@ -174,6 +174,30 @@ def ckr_loss(logits_w: torch.Tensor, feat_s: torch.Tensor, feat_w: torch.Tensor,
     proto = lambda f: torch.bmm(weight, _at_least_float32(f).flatten(2).transpose(1, 2))  # B×C×D
     cos = F.cosine_similarity(proto(feat_w.detach()), proto(feat_s), dim=2, eps=1e-6)      # R_c against D_c, Eq. 9
     return ((1 - cos) * count).sum() / count.sum()                                          # Eqs. 10-11, by area
+
+# %% ../nbs/10_losses.ipynb #46d3869e
+def plot_ctt_masks(conf_a: torch.Tensor, conf_b: torch.Tensor, phi: float = 0.75, classes: torch.Tensor | None = None):
+    """Confidence maps (H×W) of networks A and B and, for each, which pixels its HC (conf > φ, Eq. 7) and its LC
+    (conf ≤ φ and below the peer's, Eq. 9) use; pixels of class `IGNORE` in `classes` are blanked. Returns the figure."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+    ignored = torch.zeros_like(conf_a, dtype=torch.bool) if classes is None else classes == IGNORE
+    def kinds(mine, peer):                                                     # 0 neither, 1 LC, 2 HC, 3 ignored
+        k = torch.zeros_like(mine, dtype=torch.long)
+        k[(mine <= phi) & (mine < peer)] = 1; k[mine > phi] = 2; k[ignored] = 3
+        return k
+    fig, axes = plt.subplots(1, 4, figsize=(12, 2.6))
+    cmap = ListedColormap(['#cccccc', 'tab:orange', 'tab:blue', 'white'])
+    for ax, (title, m) in zip(axes[:2], [('confidence A', conf_a), ('confidence B', conf_b)]):
+        im = ax.imshow(m.cpu(), vmin=0, vmax=1, cmap='viridis'); ax.set_title(title, fontsize=9)
+    fig.colorbar(im, ax=axes[:2].tolist(), fraction=0.02, pad=0.01)
+    for ax, (title, k) in zip(axes[2:], [('A: HC / LC (A←B)', kinds(conf_a, conf_b)), ('B: HC / LC (B←A)', kinds(conf_b, conf_a))]):
+        ax.imshow(k.cpu(), cmap=cmap, vmin=0, vmax=3, interpolation='nearest'); ax.set_title(title, fontsize=9)
+    for ax in axes: ax.set_xticks([]); ax.set_yticks([])
+    from matplotlib.patches import Patch
+    axes[3].legend(handles=[Patch(color='tab:blue', label=f'HC (conf > {phi})'), Patch(color='tab:orange', label='LC (≤ φ, peer surer)'),
+                            Patch(color='#cccccc', label='neither')], fontsize=7, loc='upper left', bbox_to_anchor=(1.02, 1))
+    return fig
 
 # %% ../nbs/10_losses.ipynb #7e738fe1
 def _own_copy(exclude, offset: int, k: int):
@@ -529,3 +553,107 @@ def pixel_supcon_loss(anchors: torch.Tensor, anchor_labels: torch.Tensor, keys: 
         if block is None or len(keys) == 0: total, n_used = _supcon_unchunked(a, anchor_labels, keys, key_labels, tau)
         else: total, n_used = _ChunkedSupCon.apply(a, anchor_labels, keys, key_labels, tau, block)
     return total / n_used.clamp(min=1)                                         # no anchor counts: total is a 0 on the graph
+
+# %% ../nbs/10_losses.ipynb #2f73b4ed
+def _check_contrast_inputs(feats, classes, conf, num_classes, tau, phi, block, name='feats'):
+    "ValueError naming the first bad argument shared by `hc_loss` and `lc_loss`."
+    if feats.ndim != 2: raise ValueError(f"{name} must be N×D, got shape {tuple(feats.shape)}")
+    if not feats.is_floating_point(): raise ValueError(f"{name} must be floating point, got {feats.dtype}")
+    N = len(feats)
+    if classes.shape != (N,): raise ValueError(f"classes must have shape ({N},), got {tuple(classes.shape)}")
+    if classes.is_floating_point() or classes.is_complex() or classes.dtype == torch.bool:
+        raise ValueError(f"classes must be an integer tensor, got {classes.dtype}")
+    bad = (classes != IGNORE) & ((classes < 0) | (classes >= num_classes))
+    if bad.any(): raise ValueError(f"classes must lie in [0, {num_classes}) or be {IGNORE}, got {int(classes[bad][0])}")
+    for cname, c in conf:
+        if c.shape != (N,): raise ValueError(f"{cname} must have shape ({N},), got {tuple(c.shape)}")
+        if not c.is_floating_point(): raise ValueError(f"{cname} must be floating point, got {c.dtype}")
+    if not tau > 0: raise ValueError(f"tau must be > 0, got {tau}")
+    if not 0 <= phi <= 1: raise ValueError(f"phi must lie in [0, 1], got {phi}")
+    if block is not None and (isinstance(block, bool) or not isinstance(block, int) or block < 1):
+        raise ValueError(f"block must be None or a positive int, got {block!r}")
+
+def _check_bank(q, D, C=None, name='queues'):
+    if q.ndim != 3 or q.shape[1] < 1 or q.shape[2] != D or (C is not None and q.shape[0] != C):
+        want = f"{C if C is not None else 'C'}×K×{D} with K >= 1"
+        raise ValueError(f"{name} must be {want}, got shape {tuple(q.shape)}")
+    if not q.is_floating_point(): raise ValueError(f"{name} must be floating point, got {q.dtype}")
+
+def _class_weights(classes, used, num_classes):
+    "w_i = 1/(C·|Z_c|) for a pixel i of class c that counts (`used`), else 0; |Z_c| counts every pixel of class c."
+    labeled = classes != IGNORE
+    z = torch.bincount(classes[labeled], minlength=num_classes)               # |Z_c|, the masked pixels included
+    w = torch.zeros(len(classes), dtype=torch.float64, device=classes.device)
+    w[labeled] = 1.0 / (num_classes * z[classes[labeled]].double())
+    return torch.where(used & labeled, w, 0)
+
+def _contrast_block(f, classes, pos, bank, weights, tau):
+    """Σ_i w_i ℓ_i over one block of pixels. s = f·bank/τ against every entry of `bank` (C×M×D); L_i = log Σ e^{s}
+    over the entries of classes other than c_i; ℓ_i = mean over the positives p of softplus(L_i - s_ip)
+    = -log(e_ip / (e_ip + Σ_n e_in)). `pos`: None → the positives are bank[c_i] (HC), else a b×D tensor of one
+    positive per pixel (LC)."""
+    C, M, D = bank.shape
+    s = (f @ bank.reshape(C * M, D).T / tau).view(len(f), C, M)               # s_in = f_i·k_n/τ
+    own = torch.nn.functional.one_hot(classes, C).bool()[:, :, None]          # b×C×1: the entries of class c_i
+    neg_lse = s.masked_fill(own, float('-inf')).flatten(1).logsumexp(1)      # L_i = log Σ_{n ∈ N} e_in (C ≥ 2: finite)
+    if pos is None: s_pos = s[torch.arange(len(f), device=f.device), classes]  # b×M: every entry of queue c_i
+    else: s_pos = (f * pos).sum(1, keepdim=True) / tau                       # b×1: the peer's feature at the pixel
+    per_pixel = F.softplus(neg_lse[:, None] - s_pos).mean(1)                 # (1/|Q_c|) Σ_p -log(e_ip / (e_ip + Σ e_in))
+    return (weights * per_pixel).sum()
+
+def _contrast_sum(f, classes, pos, bank, weights, tau, block):
+    "Σ_i w_i ℓ_i over the pixels, `block` at a time, each block under a checkpoint (backward recomputes it)."
+    if block is None or len(f) <= block: return _contrast_block(f, classes, pos, bank, weights, tau)
+    total = f.new_zeros(())
+    for s0 in range(0, len(f), block):
+        part = slice(s0, s0 + block)
+        total = total + checkpoint(_contrast_block, f[part], classes[part], None if pos is None else pos[part], bank,
+                                   weights[part], tau, use_reentrant=False)
+    return total
+
+def hc_loss(feats: torch.Tensor, classes: torch.Tensor, conf: torch.Tensor, queues: torch.Tensor,
+            tau: float = 0.5, phi: float = 0.75, block: int | None = 4096) -> torch.Tensor:
+    """CTT's high-level contrast (Eqs. 6–7) for one network: -(1/C) Σ_c (1/|Z_c|) Σ_{i ∈ Z_c, conf_i > φ}
+    (1/K) Σ_{p ∈ Q_c} log(e_ip / (e_ip + Σ_{n ∈ other queues} e_in)), e = exp(f·k/τ).
+    `feats` N×D L2-normalised student features; `classes` (N,) their label or pseudo-label (`IGNORE` = none);
+    `conf` (N,) the student's confidence; `queues` C×K×D the pair's memory bank (detached here: no gradient reaches
+    it). |Z_c| counts every pixel of class c, those at or below φ included. A 0-dim tensor on the graph (0 when no
+    pixel counts). `block`: pixels per checkpointed block (memory O(block·C·K)); None: all at once."""
+    if queues.ndim == 3 and feats.ndim == 2: _check_bank(queues, feats.shape[1])
+    else: raise ValueError(f"feats must be N×D and queues C×K×D, got {tuple(feats.shape)} and {tuple(queues.shape)}")
+    C = queues.shape[0]
+    _check_contrast_inputs(feats, classes, [('conf', conf)], C, tau, phi, block)
+    used = conf > phi                                                          # m_A (Eq. 7)
+    weights = _class_weights(classes, used, C)
+    keep = (weights > 0).nonzero()[:, 0]
+    if C < 2 or len(keep) == 0: return feats.sum() * 0                         # no negatives, or no pixel counts
+    dtype = torch.promote_types(feats.dtype, torch.float32)
+    with torch.autocast(feats.device.type, enabled=False):
+        f = feats.to(dtype)[keep]
+        return _contrast_sum(f, classes[keep], None, queues.detach().to(dtype), weights[keep].to(dtype), tau, block)
+
+def lc_loss(feats_a: torch.Tensor, feats_b: torch.Tensor, classes: torch.Tensor, conf_a: torch.Tensor,
+            conf_b: torch.Tensor, queues, tau: float = 0.5, phi: float = 0.75, block: int | None = 4096) -> torch.Tensor:
+    """CTT's low-level contrast (Eqs. 8–9), direction A ← B: -(1/C) Σ_c (1/|Z_c|) Σ_{i ∈ Z_c, m_(A,B)} log(e_i+ /
+    (e_i+ + Σ_n e_in)), with m_(A,B) = [conf_a ≤ φ]·[conf_a < conf_b] (Eq. 9), the positive i+ = sg(feats_b[i]) (B's
+    feature at the same pixel) and the negatives every entry of every bank in `queues` (a list of C×K×D banks, or
+    one) of a class other than c_i. `classes` are A's; |Z_c| counts every pixel of A's class c. Gradients reach
+    `feats_a` only. A 0-dim tensor on the graph (0 when no pixel counts); `block` as in `hc_loss`."""
+    banks = [queues] if isinstance(queues, torch.Tensor) else list(queues)
+    if not banks: raise ValueError("queues must hold at least one C×K×D bank, got an empty list")
+    if feats_a.ndim != 2 or feats_b.shape != feats_a.shape:
+        raise ValueError(f"feats_a and feats_b must both be N×D, got {tuple(feats_a.shape)} and {tuple(feats_b.shape)}")
+    _check_bank(banks[0], feats_a.shape[1], name='queues[0]')
+    C = banks[0].shape[0]
+    for j, q in enumerate(banks[1:], 1): _check_bank(q, feats_a.shape[1], C, name=f'queues[{j}]')
+    _check_contrast_inputs(feats_a, classes, [('conf_a', conf_a), ('conf_b', conf_b)], C, tau, phi, block, name='feats_a')
+    used = (conf_a <= phi) & (conf_a < conf_b)                                 # m_(A,B) (Eq. 9)
+    weights = _class_weights(classes, used, C)
+    keep = (weights > 0).nonzero()[:, 0]
+    if C < 2 or len(keep) == 0: return feats_a.sum() * 0
+    dtype = torch.promote_types(feats_a.dtype, torch.float32)
+    with torch.autocast(feats_a.device.type, enabled=False):
+        bank = torch.cat([q.detach().to(dtype) for q in banks], 1)             # Σ N: both pairs' banks, C×ΣK×D
+        f, pos = feats_a.to(dtype)[keep], feats_b.detach().to(dtype)[keep]     # sg(f_B): B gets no gradient
+        return _contrast_sum(f, classes[keep], pos, bank, weights[keep].to(dtype), tau, block)
+
