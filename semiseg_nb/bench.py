@@ -77,7 +77,8 @@ def bench_step(method: str = 'supervised', model: str | ModelConfig = 'cpu_demo'
                       progress=False, run_dir='/nonexistent-bench-run')  # nothing is written
     data = DataConfig(n_train=4 * batch, fraction=0.5, n_val=1, size=crop, crop=crop, scale=(1.0, 1.0))
     fmt = torch.channels_last if channels_last else torch.contiguous_format
-    meth = build_method(method, build_model(mcfg, num_classes).to(memory_format=fmt), num_classes,
+    # a factory, not one network: methods with several networks (CTT's students) build each from a fresh call
+    meth = build_method(method, lambda: build_model(mcfg, num_classes).to(memory_format=fmt), num_classes,
                         _method_settings(method, settings))
     loaders, _ = build_loaders(data, meth.views, cfg)  # the views this method asks for
     batch_l, batch_u = next(iter(loaders['train']))
@@ -87,6 +88,7 @@ def bench_step(method: str = 'supervised', model: str | ModelConfig = 'cpu_demo'
         return {k: (v.to(learner.device).contiguous(memory_format=fmt) if torch.is_tensor(v) and v.ndim == 4 else v)
                 for k, v in b.items()}
     batch_l, batch_u = to_fmt(batch_l), to_fmt(batch_u)
+    meth.steady_state()                                # e.g. CTT's queues full: time the steps of a long run
     sync = torch.cuda.synchronize if learner.device.type == 'cuda' else (lambda: None)
     for s in range(warmup): learner.train_step(batch_l, batch_u, s)
     sync()

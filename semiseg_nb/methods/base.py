@@ -73,6 +73,10 @@ class Method(nn.Module):
 
     def after_step(self, step: int): pass
 
+    def steady_state(self):
+        """Put the method in the state a long run reaches (e.g. full memory queues) before `semiseg bench` times its steps,
+        so the timed steps do all the work of a step late in training. Default: nothing to do."""
+
     def prepare(self, datasets: dict, resuming: bool = False):
         """Called once by `Learner.fit` before the first step, with the run's datasets {'labeled', 'unlabeled', 'val'},
         for methods that need something from the data first (CAC's CAM network, §3.5). `resuming`: a checkpoint is
@@ -172,3 +176,5 @@ register_method('uccl', 'semiseg_nb.methods.uccl:UCCL', 'semiseg_nb.methods.uccl
                 'UCCL (uncertainty-participation context consistency): UniMatch + disagreement-weighted CE on uncertain pixels (SBU) + class-prototype agreement (CKR)', '34_methods.uccl.ipynb');
 register_method('c3', 'semiseg_nb.methods.c3:C3', 'semiseg_nb.methods.c3:C3Config',
                 'C3-SemiSeg: mean teacher, cross-set CutMix of labeled and unlabeled images, class-wise dynamic confidence thresholds (DCRS), pixel contrast with hard anchors', '35_methods.c3.ipynb');
+register_method('ctt', 'semiseg_nb.methods.ctt:CTT', 'semiseg_nb.methods.ctt:CTTConfig',
+                'CTT (cross teacher training): student–teacher pairs, each student taught by the other pairs\' EMA teachers, class queues of labeled features, high/low-level pixel contrast', '36_methods.ctt.ipynb');
