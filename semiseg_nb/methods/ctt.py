@@ -5,7 +5,7 @@
 # %% ../../nbs/36_methods.ctt.ipynb #e0000002
 from __future__ import annotations
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 import torch
 import torch.nn.functional as F
@@ -120,6 +120,7 @@ class CTT(Method):
         models = list(models) if isinstance(models, (list, tuple, nn.ModuleList)) else [models]
         if len(models) != cfg.pairs: raise ConfigError(f"ctt.pairs is {cfg.pairs} but {len(models)} networks were given")
         self.num_classes, self.cfg = num_classes, cfg
+        self.views = replace(VIEWS['ctt'], keep_gt=cfg.measure)                # the truth only to measure the pseudo-labels
         self.students = nn.ModuleList(models)
         self.teachers = nn.ModuleList(EMATeacher(s, alpha=cfg.ema_alpha, warmup=False) for s in models)
         self.banks = nn.ModuleList(ClassQueues(num_classes, models[0].feat_channels, cfg.queue_size) for _ in models)
