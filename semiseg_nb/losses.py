@@ -555,7 +555,7 @@ def pixel_supcon_loss(anchors: torch.Tensor, anchor_labels: torch.Tensor, keys: 
     return total / n_used.clamp(min=1)                                         # no anchor counts: total is a 0 on the graph
 
 # %% ../nbs/10_losses.ipynb #2f73b4ed
-def _check_contrast_inputs(feats, classes, conf, num_classes, tau, phi, block, name='feats'):
+def _check_contrast_inputs(feats, classes, conf, num_classes, tau, phi, block, path='auto', name='feats'):
     "ValueError naming the first bad argument shared by `hc_loss` and `lc_loss`."
     if feats.ndim != 2: raise ValueError(f"{name} must be N×D, got shape {tuple(feats.shape)}")
     if not feats.is_floating_point(): raise ValueError(f"{name} must be floating point, got {feats.dtype}")
@@ -572,6 +572,7 @@ def _check_contrast_inputs(feats, classes, conf, num_classes, tau, phi, block, n
     if not 0 <= phi <= 1: raise ValueError(f"phi must lie in [0, 1], got {phi}")
     if block is not None and (isinstance(block, bool) or not isinstance(block, int) or block < 1):
         raise ValueError(f"block must be None or a positive int, got {block!r}")
+    if path not in ('auto', 'exp', 'logsumexp'): raise ValueError(f"path must be 'auto', 'exp' or 'logsumexp', got {path!r}")
 
 def _check_bank(q, D, C=None, name='queues'):
     if q.ndim != 3 or q.shape[1] < 1 or q.shape[2] != D or (C is not None and q.shape[0] != C):
@@ -604,28 +605,81 @@ def _contrast_block(f, classes, pos, bank, weights, tau):
     per_pixel = F.softplus(neg_lse[:, None] - s_pos).mean(1)                 # (1/|Q_c|) Σ_p -log(e_ip / (e_ip + Σ e_in))
     return (weights * per_pixel).sum()
 
-def _contrast_sum(f, classes, pos, bank, weights, tau, block):
-    "Σ_i w_i ℓ_i over the pixels, `block` at a time, each block under a checkpoint (backward recomputes it)."
-    if block is None or len(f) <= block: return _contrast_block(f, classes, pos, bank, weights, tau)
+class _ExpContrast(torch.autograd.Function):
+    """`_contrast_block` when every |s| is small enough for e^s itself (`_exp_is_safe`): e^s is computed in place over
+    the similarities (no max pass, no second copy), and backward scales the saved exponentials in place into the
+    gradient of s, so one forward + backward touches b×C×M memory in two buffers where autograd through
+    `logsumexp` needs five. ∂ℓ_i/∂s_in = ā_i e_in / Σ_n' e_in' for a negative (ā_i = mean_p σ(L_i - s_ip)),
+    -σ(L_i - s_ip)/|Q_c| for an HC positive; an LC positive is the peer's feature, outside the bank."""
+    @staticmethod
+    def forward(ctx, f, classes, pos, bank, weights, tau):
+        C, M, D = bank.shape
+        b, rows = len(f), torch.arange(len(f), device=f.device)
+        keys = bank.reshape(C * M, D)
+        e = (f / tau) @ keys.T                                                # s_in = f_i·k_n/τ, b×CM
+        if pos is None: s_pos = e.view(b, C, M)[rows, classes]               # b×M: every entry of queue c_i (a copy)
+        else: s_pos = (f * pos).sum(1, keepdim=True) / tau                   # b×1: the peer's feature at the pixel
+        e.exp_()                                                              # e_in, in place: |s| is bounded
+        per_queue = e.view(b, C, M).sum(2)                                    # b×C: Σ over each class's queue
+        per_queue[rows, classes] = 0                                          # not the own class: the negatives only
+        neg_sum = per_queue.sum(1)                                            # Σ_{n ∈ N} e_in
+        z = neg_sum.log()[:, None] - s_pos                                    # L_i - s_ip
+        ctx.save_for_backward(f, classes, pos if pos is not None else f.new_empty(0), bank, weights, e, z, neg_sum)
+        ctx.tau, ctx.has_pos, ctx.used = tau, pos is not None, False
+        return (weights * F.softplus(z).mean(1)).sum()
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        if ctx.used: raise RuntimeError("the CTT contrast's backward reuses its saved exponentials in place; it runs once per forward")
+        ctx.used = True
+        f, classes, pos, bank, weights, e, z, neg_sum = ctx.saved_tensors
+        C, M, D = bank.shape
+        b, rows, tau = len(f), torch.arange(len(f), device=f.device), ctx.tau
+        sig = torch.sigmoid(z)                                                # ∂ softplus(L - s_p) / ∂L
+        gw = grad * weights
+        g_s = e.view(b, C, M)
+        g_s.mul_((gw * sig.mean(1) / neg_sum)[:, None, None])                 # negatives: ā_i e_in / Σ e
+        if ctx.has_pos: g_s[rows, classes] = 0                                # own class: no term of L_i
+        else: g_s[rows, classes] = -(gw[:, None] * sig) / M                   # own class: the HC positives
+        grad_f = g_s.view(b, C * M) @ bank.reshape(C * M, D)
+        if ctx.has_pos: grad_f = grad_f - (gw * sig[:, 0])[:, None] * pos     # the LC positive
+        return grad_f / tau, None, None, None, None, None
+
+_EXP_SAFE = {torch.float32: 40.0, torch.float64: 300.0}   # |s| below which Σ e^s over ~10⁶ entries stays finite
+
+def _exp_is_safe(f, bank, tau) -> bool:
+    "|s| ≤ max‖f‖·max‖k‖/τ (Cauchy–Schwarz); 1/τ for unit features: 2 at the paper's τ = 0.5."
+    if len(f) == 0: return True
+    bound = f.detach().norm(dim=1).max() * bank.norm(dim=-1).max() / tau
+    return bool(bound <= _EXP_SAFE.get(f.dtype, 0.0))
+
+def _contrast_sum(f, classes, pos, bank, weights, tau, block, path='auto'):
+    """Σ_i w_i ℓ_i over the pixels, `block` at a time, each block under a checkpoint (backward recomputes it).
+    `path`: 'exp' (`_ExpContrast`), 'logsumexp' (`_contrast_block`), 'auto': 'exp' when `_exp_is_safe`."""
+    if path == 'auto': path = 'exp' if _exp_is_safe(f, bank, tau) else 'logsumexp'
+    one = _ExpContrast.apply if path == 'exp' else _contrast_block
+    if block is None or len(f) <= block: return one(f, classes, pos, bank, weights, tau)
     total = f.new_zeros(())
     for s0 in range(0, len(f), block):
         part = slice(s0, s0 + block)
-        total = total + checkpoint(_contrast_block, f[part], classes[part], None if pos is None else pos[part], bank,
+        total = total + checkpoint(one, f[part], classes[part], None if pos is None else pos[part], bank,
                                    weights[part], tau, use_reentrant=False)
     return total
 
 def hc_loss(feats: torch.Tensor, classes: torch.Tensor, conf: torch.Tensor, queues: torch.Tensor,
-            tau: float = 0.5, phi: float = 0.75, block: int | None = 4096) -> torch.Tensor:
+            tau: float = 0.5, phi: float = 0.75, block: int | None = 4096, path: str = 'auto') -> torch.Tensor:
     """CTT's high-level contrast (Eqs. 6–7) for one network: -(1/C) Σ_c (1/|Z_c|) Σ_{i ∈ Z_c, conf_i > φ}
     (1/K) Σ_{p ∈ Q_c} log(e_ip / (e_ip + Σ_{n ∈ other queues} e_in)), e = exp(f·k/τ).
     `feats` N×D L2-normalised student features; `classes` (N,) their label or pseudo-label (`IGNORE` = none);
     `conf` (N,) the student's confidence; `queues` C×K×D the pair's memory bank (detached here: no gradient reaches
     it). |Z_c| counts every pixel of class c, those at or below φ included. A 0-dim tensor on the graph (0 when no
-    pixel counts). `block`: pixels per checkpointed block (memory O(block·C·K)); None: all at once."""
+    pixel counts). `block`: pixels per checkpointed block (memory O(block·C·K)); None: all at once. `path`: 'auto'
+    (e^s directly when the similarities are bounded, else log-sum-exp), 'exp' or 'logsumexp'."""
     if queues.ndim == 3 and feats.ndim == 2: _check_bank(queues, feats.shape[1])
     else: raise ValueError(f"feats must be N×D and queues C×K×D, got {tuple(feats.shape)} and {tuple(queues.shape)}")
     C = queues.shape[0]
-    _check_contrast_inputs(feats, classes, [('conf', conf)], C, tau, phi, block)
+    _check_contrast_inputs(feats, classes, [('conf', conf)], C, tau, phi, block, path)
     used = conf > phi                                                          # m_A (Eq. 7)
     weights = _class_weights(classes, used, C)
     keep = (weights > 0).nonzero()[:, 0]
@@ -633,15 +687,15 @@ def hc_loss(feats: torch.Tensor, classes: torch.Tensor, conf: torch.Tensor, queu
     dtype = torch.promote_types(feats.dtype, torch.float32)
     with torch.autocast(feats.device.type, enabled=False):
         f = feats.to(dtype)[keep]
-        return _contrast_sum(f, classes[keep], None, queues.detach().to(dtype), weights[keep].to(dtype), tau, block)
+        return _contrast_sum(f, classes[keep], None, queues.detach().to(dtype), weights[keep].to(dtype), tau, block, path)
 
 def lc_loss(feats_a: torch.Tensor, feats_b: torch.Tensor, classes: torch.Tensor, conf_a: torch.Tensor,
-            conf_b: torch.Tensor, queues, tau: float = 0.5, phi: float = 0.75, block: int | None = 4096) -> torch.Tensor:
+            conf_b: torch.Tensor, queues, tau: float = 0.5, phi: float = 0.75, block: int | None = 4096, path: str = 'auto') -> torch.Tensor:
     """CTT's low-level contrast (Eqs. 8–9), direction A ← B: -(1/C) Σ_c (1/|Z_c|) Σ_{i ∈ Z_c, m_(A,B)} log(e_i+ /
     (e_i+ + Σ_n e_in)), with m_(A,B) = [conf_a ≤ φ]·[conf_a < conf_b] (Eq. 9), the positive i+ = sg(feats_b[i]) (B's
     feature at the same pixel) and the negatives every entry of every bank in `queues` (a list of C×K×D banks, or
     one) of a class other than c_i. `classes` are A's; |Z_c| counts every pixel of A's class c. Gradients reach
-    `feats_a` only. A 0-dim tensor on the graph (0 when no pixel counts); `block` as in `hc_loss`."""
+    `feats_a` only. A 0-dim tensor on the graph (0 when no pixel counts); `block` and `path` as in `hc_loss`."""
     banks = [queues] if isinstance(queues, torch.Tensor) else list(queues)
     if not banks: raise ValueError("queues must hold at least one C×K×D bank, got an empty list")
     if feats_a.ndim != 2 or feats_b.shape != feats_a.shape:
@@ -649,7 +703,7 @@ def lc_loss(feats_a: torch.Tensor, feats_b: torch.Tensor, classes: torch.Tensor,
     _check_bank(banks[0], feats_a.shape[1], name='queues[0]')
     C = banks[0].shape[0]
     for j, q in enumerate(banks[1:], 1): _check_bank(q, feats_a.shape[1], C, name=f'queues[{j}]')
-    _check_contrast_inputs(feats_a, classes, [('conf_a', conf_a), ('conf_b', conf_b)], C, tau, phi, block, name='feats_a')
+    _check_contrast_inputs(feats_a, classes, [('conf_a', conf_a), ('conf_b', conf_b)], C, tau, phi, block, path, name='feats_a')
     used = (conf_a <= phi) & (conf_a < conf_b)                                 # m_(A,B) (Eq. 9)
     weights = _class_weights(classes, used, C)
     keep = (weights > 0).nonzero()[:, 0]
@@ -658,5 +712,5 @@ def lc_loss(feats_a: torch.Tensor, feats_b: torch.Tensor, classes: torch.Tensor,
     with torch.autocast(feats_a.device.type, enabled=False):
         bank = torch.cat([q.detach().to(dtype) for q in banks], 1)             # Σ N: both pairs' banks, C×ΣK×D
         f, pos = feats_a.to(dtype)[keep], feats_b.detach().to(dtype)[keep]     # sg(f_B): B gets no gradient
-        return _contrast_sum(f, classes[keep], pos, bank, weights[keep].to(dtype), tau, block)
+        return _contrast_sum(f, classes[keep], pos, bank, weights[keep].to(dtype), tau, block, path)
 

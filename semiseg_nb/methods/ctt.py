@@ -187,9 +187,12 @@ class CTT(Method):
         if contrast:
             for bank, o_t in zip(self.banks, outs_t): self.push_to_queues(bank, o_t, x_l, y_l)  # Algorithm 1, line 5
             contrast_on = all(bank.full for bank in self.banks)                                  # line 6
-            if contrast_on: loss_hc, loss_lc = self.contrast(outs, y_l, valid_u)
-        optimised = cfg.hc_weight * loss_hc + cfg.lc_weight * loss_lc
-        loss_u = cfg.ct_weight * loss_ct + (0.0 * optimised if cfg.released_loss else optimised)   # Eq. 10
+            if contrast_on:
+                # released scripts: HC and LC logged, never backpropagated, so no graph is kept for them
+                with torch.set_grad_enabled(torch.is_grad_enabled() and not cfg.released_loss):
+                    loss_hc, loss_lc = self.contrast(outs, y_l, valid_u)
+        loss_u = cfg.ct_weight * loss_ct
+        if not cfg.released_loss: loss_u = loss_u + cfg.hc_weight * loss_hc + cfg.lc_weight * loss_lc   # Eq. 10
         res = {'loss': loss_x + loss_u, 'loss_x': loss_x.detach(), 'loss_u': loss_u.detach(), 'loss_ct': loss_ct.detach(),
                'loss_hc': loss_hc.detach(), 'loss_lc': loss_lc.detach(), 'contrast_on': float(contrast_on)}
         if contrast: res['queue_fill'] = torch.stack([b.counts.float().mean() / cfg.queue_size for b in self.banks]).mean()
