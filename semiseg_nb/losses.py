@@ -588,7 +588,7 @@ def _class_weights(classes, used, num_classes):
     w[labeled] = 1.0 / (num_classes * z[classes[labeled]].double())
     return torch.where(used & labeled, w, 0)
 
-def _contrast_block(f, classes, pos, bank, weights, tau):
+def _queue_contrast_block(f, classes, pos, bank, weights, tau):
     """Σ_i w_i ℓ_i over one block of pixels. s = f·bank/τ against every entry of `bank` (C×M×D); L_i = log Σ e^{s}
     over the entries of classes other than c_i; ℓ_i = mean over the positives p of softplus(L_i - s_ip)
     = -log(e_ip / (e_ip + Σ_n e_in)). `pos`: None → the positives are bank[c_i] (HC), else a b×D tensor of one
@@ -606,7 +606,7 @@ def _contrast_block(f, classes, pos, bank, weights, tau):
     return (weights * per_pixel).sum()
 
 class _ExpContrast(torch.autograd.Function):
-    """`_contrast_block` when every |s| is small enough for e^s itself (`_exp_is_safe`): e^s is computed in place over
+    """`_queue_contrast_block` when every |s| is small enough for e^s itself (`_exp_is_safe`): e^s is computed in place over
     the similarities (no max pass, no second copy), and backward scales the saved exponentials in place into the
     gradient of s, so one forward + backward touches b×C×M memory in two buffers where autograd through
     `logsumexp` needs five. ∂ℓ_i/∂s_in = ā_i e_in / Σ_n' e_in' for a negative (ā_i = mean_p σ(L_i - s_ip)),
@@ -654,11 +654,11 @@ def _exp_is_safe(f, bank, tau) -> bool:
     bound = f.detach().norm(dim=1).max() * bank.norm(dim=-1).max() / tau
     return bool(bound <= _EXP_SAFE.get(f.dtype, 0.0))
 
-def _contrast_sum(f, classes, pos, bank, weights, tau, block, path='auto'):
+def _queue_contrast_sum(f, classes, pos, bank, weights, tau, block, path='auto'):
     """Σ_i w_i ℓ_i over the pixels, `block` at a time, each block under a checkpoint (backward recomputes it).
-    `path`: 'exp' (`_ExpContrast`), 'logsumexp' (`_contrast_block`), 'auto': 'exp' when `_exp_is_safe`."""
+    `path`: 'exp' (`_ExpContrast`), 'logsumexp' (`_queue_contrast_block`), 'auto': 'exp' when `_exp_is_safe`."""
     if path == 'auto': path = 'exp' if _exp_is_safe(f, bank, tau) else 'logsumexp'
-    one = _ExpContrast.apply if path == 'exp' else _contrast_block
+    one = _ExpContrast.apply if path == 'exp' else _queue_contrast_block
     if block is None or len(f) <= block: return one(f, classes, pos, bank, weights, tau)
     total = f.new_zeros(())
     for s0 in range(0, len(f), block):
@@ -687,7 +687,7 @@ def hc_loss(feats: torch.Tensor, classes: torch.Tensor, conf: torch.Tensor, queu
     dtype = torch.promote_types(feats.dtype, torch.float32)
     with torch.autocast(feats.device.type, enabled=False):
         f = feats.to(dtype)[keep]
-        return _contrast_sum(f, classes[keep], None, queues.detach().to(dtype), weights[keep].to(dtype), tau, block, path)
+        return _queue_contrast_sum(f, classes[keep], None, queues.detach().to(dtype), weights[keep].to(dtype), tau, block, path)
 
 def lc_loss(feats_a: torch.Tensor, feats_b: torch.Tensor, classes: torch.Tensor, conf_a: torch.Tensor,
             conf_b: torch.Tensor, queues, tau: float = 0.5, phi: float = 0.75, block: int | None = 4096, path: str = 'auto') -> torch.Tensor:
@@ -712,5 +712,5 @@ def lc_loss(feats_a: torch.Tensor, feats_b: torch.Tensor, classes: torch.Tensor,
     with torch.autocast(feats_a.device.type, enabled=False):
         bank = torch.cat([q.detach().to(dtype) for q in banks], 1)             # Σ N: both pairs' banks, C×ΣK×D
         f, pos = feats_a.to(dtype)[keep], feats_b.detach().to(dtype)[keep]     # sg(f_B): B gets no gradient
-        return _contrast_sum(f, classes[keep], pos, bank, weights[keep].to(dtype), tau, block, path)
+        return _queue_contrast_sum(f, classes[keep], pos, bank, weights[keep].to(dtype), tau, block, path)
 
