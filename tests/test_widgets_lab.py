@@ -75,6 +75,15 @@ def run_all(page, url, root):
         f"Run All ran {sum(bool(c['execution_count']) for c in cells)} of {len(cells)} cells; screenshot: {root / 'jupyterlab.png'}"
 
 
+def wait_until(condition, seconds: float, every: float = 0.5) -> bool:
+    "Poll `condition()` until it holds or `seconds` pass; whether it held (the caller's asserts say what failed)."
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if condition(): return True
+        time.sleep(every)
+    return condition()
+
+
 def test_move_a_slider_in_jupyterlab(lab):
     from playwright.sync_api import sync_playwright
     url, root = lab
@@ -88,6 +97,8 @@ def test_move_a_slider_in_jupyterlab(lab):
         panel.scroll_into_view_if_needed(timeout=60_000)
         image, text = panel.locator('img').first, panel.locator('.widget-html-content').first
         image.wait_for(timeout=60_000)
+        # the panel's HTML line is rendered a moment after its image: poll for it rather than read it once
+        wait_until(lambda: 'is pulled' in text.inner_text(), seconds=60)
         src, numbers = image.get_attribute('src'), text.inner_text()
         assert 'view 1 is pulled' in numbers, numbers
         slider = panel.locator('.widget-slider:has(label:text-is("conf view 1"))')
@@ -96,8 +107,7 @@ def test_move_a_slider_in_jupyterlab(lab):
         page.keyboard.press('Control+a')
         page.keyboard.type('0.97')
         page.keyboard.press('Enter')
-        deadline = time.time() + 60
-        while time.time() < deadline and image.get_attribute('src') == src: time.sleep(0.5)
+        wait_until(lambda: image.get_attribute('src') != src and 'view 2 is pulled' in text.inner_text(), seconds=60)
         page.screenshot(path=str(root / 'jupyterlab_slider.png'))
         new_src, new_numbers = image.get_attribute('src'), text.inner_text()
         browser.close()
