@@ -35,11 +35,12 @@ def get_json(url: str):
     with urllib.request.urlopen(url, timeout=10) as r: return json.loads(r.read())
 
 
-@pytest.fixture
-def lab(tmp_path):
+def open_lab(tmp_path, notebook: str):
+    """JupyterLab serving a copy of nbs/`notebook` (and settings.ini) from `tmp_path`; yields (url, tmp_path) and
+    stops the server afterwards. Shared with the other browser tests (test_widgets_lab.py)."""
     need_browser()
     (tmp_path / 'nbs').mkdir()
-    shutil.copy(ROOT / 'nbs' / NOTEBOOK, tmp_path / 'nbs' / NOTEBOOK)
+    shutil.copy(ROOT / 'nbs' / notebook, tmp_path / 'nbs' / notebook)
     shutil.copy(ROOT / 'settings.ini', tmp_path / 'settings.ini')
     port = free_port()
     env = {**os.environ, 'JUPYTER_CONFIG_DIR': str(tmp_path / '.jupyter'), 'JUPYTER_RUNTIME_DIR': str(tmp_path / '.runtime')}
@@ -60,6 +61,11 @@ def lab(tmp_path):
     except subprocess.TimeoutExpired: proc.kill()
 
 
+@pytest.fixture
+def lab(tmp_path):
+    yield from open_lab(tmp_path, NOTEBOOK)
+
+
 def accept_kernel_dialog(page) -> bool:
     "Click *Select* in JupyterLab's *Select Kernel* dialog, as a reader would; True when there was one."
     dialog = page.locator('.jp-Dialog:has-text("Select Kernel") .jp-mod-accept')
@@ -67,7 +73,7 @@ def accept_kernel_dialog(page) -> bool:
     dialog.first.click(); return True
 
 
-def wait_for_kernel(page, url, root, timeout=180):
+def wait_for_kernel(page, url, root, notebook: str = NOTEBOOK, timeout=180):
     """Wait until the notebook's kernel runs and is idle. On a loaded machine JupyterLab may open the notebook
     before it has picked a kernel and ask with a *Select Kernel* dialog; *Run All* clicked behind that dialog
     runs nothing (CI failed this way once). So: accept the dialog, and ask the server, not the page, for the
@@ -75,13 +81,38 @@ def wait_for_kernel(page, url, root, timeout=180):
     deadline = time.time() + timeout
     while time.time() < deadline:
         accept_kernel_dialog(page)
-        sessions = [s for s in get_json(f'{url}/api/sessions') if s['path'].endswith(NOTEBOOK)]
+        sessions = [s for s in get_json(f'{url}/api/sessions') if s['path'].endswith(notebook)]
         if sessions and sessions[0]['kernel'] and sessions[0]['kernel']['execution_state'] == 'idle' \
            and page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').count():
             return
         time.sleep(1)
     page.screenshot(path=str(root / 'jupyterlab.png'))
-    pytest.fail(f'the kernel of {NOTEBOOK} was not idle after {timeout} s; screenshot: {root / "jupyterlab.png"}')
+    pytest.fail(f'the kernel of {notebook} was not idle after {timeout} s; screenshot: {root / "jupyterlab.png"}')
+
+
+def run_all_cells(page, url, root, notebook: str = NOTEBOOK, timeout=600) -> list:
+    """*Run > Run All Cells* from the menu once the kernel is idle; then save and read the notebook through the
+    server's API until every code cell has run (or one shows an error, where Run All stops). Asserts that none shows
+    an error and that all ran; returns the saved code cells."""
+    wait_for_kernel(page, url, root, notebook)
+    page.click('.lm-MenuBar-itemLabel:text-is("Run")')
+    page.click('.lm-Menu-itemLabel:text-is("Run All Cells")')
+    deadline, cells = time.time() + timeout, []
+    while time.time() < deadline:
+        time.sleep(3)
+        accept_kernel_dialog(page)
+        if page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').count() == 0: continue
+        page.keyboard.press('Control+s')
+        time.sleep(1)
+        cells = [c for c in get_json(f'{url}/api/contents/nbs/{notebook}')['content']['cells'] if c['cell_type'] == 'code']
+        if all(c['execution_count'] for c in cells): break
+        if any(o['output_type'] == 'error' for c in cells for o in c['outputs']): break
+    page.screenshot(path=str(root / 'jupyterlab.png'))
+    errors = [o for c in cells for o in c['outputs'] if o['output_type'] == 'error']
+    assert not errors, f"{notebook} shows an error after Run All: {errors[0]['ename']}: {errors[0]['evalue']}"
+    assert cells and all(c['execution_count'] for c in cells), \
+        f"Run All ran {sum(bool(c['execution_count']) for c in cells)} of {len(cells)} cells within {timeout} s; screenshot: {root / 'jupyterlab.png'}"
+    return cells
 
 
 def test_run_all_in_jupyterlab(lab):
@@ -92,24 +123,7 @@ def test_run_all_in_jupyterlab(lab):
         page = browser.new_page(viewport={'width': 1400, 'height': 1000})
         page.goto(f'{url}/lab/tree/nbs/{NOTEBOOK}')
         page.wait_for_selector('.jp-Notebook .jp-Cell', timeout=120_000)
-        wait_for_kernel(page, url, root)
-        page.click('.lm-MenuBar-itemLabel:text-is("Run")')
-        page.click('.lm-Menu-itemLabel:text-is("Run All Cells")')
-        deadline, cells = time.time() + 600, []
-        while time.time() < deadline:                  # save, then read the saved notebook through the server's API
-            time.sleep(3)
-            accept_kernel_dialog(page)
-            if page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').count() == 0: continue
-            page.keyboard.press('Control+s')
-            time.sleep(1)
-            cells = [c for c in get_json(f'{url}/api/contents/nbs/{NOTEBOOK}')['content']['cells'] if c['cell_type'] == 'code']
-            if all(c['execution_count'] for c in cells): break
-            if any(o['output_type'] == 'error' for c in cells for o in c['outputs']): break   # Run All stops at an error
-        page.screenshot(path=str(root / 'jupyterlab.png'))
-        errors = [o for c in cells for o in c['outputs'] if o['output_type'] == 'error']
-        assert not errors, f"{NOTEBOOK} shows an error after Run All: {errors[0]['ename']}: {errors[0]['evalue']}"
-        assert cells and all(c['execution_count'] for c in cells), \
-            f"Run All ran {sum(bool(c['execution_count']) for c in cells)} of {len(cells)} cells within 10 minutes; screenshot: {root / 'jupyterlab.png'}"
+        run_all_cells(page, url, root)
         # show_doc's output as JupyterLab renders it (the last cells): a plain "source" link, no raw Quarto attributes
         page.evaluate("document.querySelectorAll('.jp-WindowedPanel-outer').forEach(e => e.scrollTop = e.scrollHeight)")
         page.wait_for_selector('.jp-RenderedMarkdown a[target="_blank"]:text-is("source")', timeout=60_000)

@@ -6,73 +6,20 @@ the kernel, the kernel's redraw reaches the page.
 
 Needs Debian's /usr/bin/chromium and Playwright (never `playwright install`): without them the test skips, except under
 CI (env CI set), where it fails instead. Works on a copy of the notebook in a temporary folder, as test_jupyterlab.py."""
-import os, shutil, subprocess, sys, time
+import sys, time
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_jupyterlab import CHROMIUM, accept_kernel_dialog, free_port, get_json, need_browser  # noqa: E402
+from test_jupyterlab import CHROMIUM, open_lab, run_all_cells  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = '21_widgets.ipynb'
 
 
 @pytest.fixture
 def lab(tmp_path):
-    need_browser()
-    (tmp_path / 'nbs').mkdir()
-    shutil.copy(ROOT / 'nbs' / NOTEBOOK, tmp_path / 'nbs' / NOTEBOOK)
-    shutil.copy(ROOT / 'settings.ini', tmp_path / 'settings.ini')
-    port = free_port()
-    env = {**os.environ, 'JUPYTER_CONFIG_DIR': str(tmp_path / '.jupyter'), 'JUPYTER_RUNTIME_DIR': str(tmp_path / '.runtime')}
-    env.pop('IN_TEST', None)                            # a reader's Run All
-    proc = subprocess.Popen([sys.executable, '-m', 'jupyterlab', '--no-browser', '--allow-root', f'--port={port}',
-                             '--ServerApp.ip=127.0.0.1', "--IdentityProvider.token=", '--ServerApp.password=',
-                             '--ServerApp.disable_check_xsrf=True', f'--ServerApp.root_dir={tmp_path}'],
-                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f'http://127.0.0.1:{port}'
-    for _ in range(120):
-        try: get_json(f'{url}/api/status'); break
-        except Exception: time.sleep(0.5)
-    else:
-        proc.kill(); pytest.fail(f'JupyterLab did not start: {proc.communicate()[0][-2000:]}')
-    yield url, tmp_path
-    proc.terminate()
-    try: proc.wait(20)
-    except subprocess.TimeoutExpired: proc.kill()
-
-
-def kernel_idle(page, url) -> bool:
-    sessions = [s for s in get_json(f'{url}/api/sessions') if s['path'].endswith(NOTEBOOK)]
-    return bool(sessions and sessions[0]['kernel'] and sessions[0]['kernel']['execution_state'] == 'idle'
-                and page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').count())
-
-
-def run_all(page, url, root):
-    "Run All from the menu; return the saved notebook's code cells once every one has run (or one shows an error)."
-    deadline = time.time() + 180
-    while not kernel_idle(page, url):
-        accept_kernel_dialog(page)
-        if time.time() > deadline: pytest.fail(f'the kernel of {NOTEBOOK} did not become idle')
-        time.sleep(1)
-    page.click('.lm-MenuBar-itemLabel:text-is("Run")')
-    page.click('.lm-Menu-itemLabel:text-is("Run All Cells")')
-    deadline, cells = time.time() + 600, []
-    while time.time() < deadline:
-        time.sleep(3)
-        accept_kernel_dialog(page)
-        if page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').count() == 0: continue
-        page.keyboard.press('Control+s')
-        time.sleep(1)
-        cells = [c for c in get_json(f'{url}/api/contents/nbs/{NOTEBOOK}')['content']['cells'] if c['cell_type'] == 'code']
-        if all(c['execution_count'] for c in cells): break
-        if any(o['output_type'] == 'error' for c in cells for o in c['outputs']): break
-    page.screenshot(path=str(root / 'jupyterlab.png'))
-    errors = [o for c in cells for o in c['outputs'] if o['output_type'] == 'error']
-    assert not errors, f"{NOTEBOOK} shows an error after Run All: {errors[0]['ename']}: {errors[0]['evalue']}"
-    assert cells and all(c['execution_count'] for c in cells), \
-        f"Run All ran {sum(bool(c['execution_count']) for c in cells)} of {len(cells)} cells; screenshot: {root / 'jupyterlab.png'}"
+    yield from open_lab(tmp_path, NOTEBOOK)
 
 
 def wait_until(condition, seconds: float, every: float = 0.5) -> bool:
@@ -92,7 +39,7 @@ def test_move_a_slider_in_jupyterlab(lab):
         page = browser.new_page(viewport={'width': 1400, 'height': 1000})
         page.goto(f'{url}/lab/tree/nbs/{NOTEBOOK}')
         page.wait_for_selector('.jp-Notebook .jp-Cell', timeout=120_000)
-        run_all(page, url, root)
+        run_all_cells(page, url, root, NOTEBOOK)
         panel = page.locator('.semiseg-dc-explorer').first            # the first DC explorer (its display cell)
         panel.scroll_into_view_if_needed(timeout=60_000)
         image, text = panel.locator('img').first, panel.locator('.widget-html-content').first
