@@ -115,15 +115,21 @@ def run_all_cells(page, url, root, notebook: str = NOTEBOOK, timeout=600) -> lis
     return cells
 
 
+def open_and_run_all(p, url, root, notebook: str = NOTEBOOK):
+    "Headless Chromium (Playwright `p`) on the notebook in JupyterLab, after Run All: (browser, page)."
+    browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=['--no-sandbox', '--disable-gpu'])
+    page = browser.new_page(viewport={'width': 1400, 'height': 1000})
+    page.goto(f'{url}/lab/tree/nbs/{notebook}')
+    page.wait_for_selector('.jp-Notebook .jp-Cell', timeout=120_000)
+    run_all_cells(page, url, root, notebook)
+    return browser, page
+
+
 def test_run_all_in_jupyterlab(lab):
     from playwright.sync_api import sync_playwright
     url, root = lab
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=['--no-sandbox', '--disable-gpu'])
-        page = browser.new_page(viewport={'width': 1400, 'height': 1000})
-        page.goto(f'{url}/lab/tree/nbs/{NOTEBOOK}')
-        page.wait_for_selector('.jp-Notebook .jp-Cell', timeout=120_000)
-        run_all_cells(page, url, root)
+        browser, page = open_and_run_all(p, url, root)
         # show_doc's output as JupyterLab renders it (the last cells): a plain "source" link, no raw Quarto attributes
         page.evaluate("document.querySelectorAll('.jp-WindowedPanel-outer').forEach(e => e.scrollTop = e.scrollHeight)")
         page.wait_for_selector('.jp-RenderedMarkdown a[target="_blank"]:text-is("source")', timeout=60_000)

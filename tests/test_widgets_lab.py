@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_jupyterlab import CHROMIUM, open_lab, run_all_cells  # noqa: E402
+from test_jupyterlab import open_and_run_all, open_lab  # noqa: E402
 
 NOTEBOOK = '21_widgets.ipynb'
 
@@ -35,11 +35,7 @@ def test_move_a_slider_in_jupyterlab(lab):
     from playwright.sync_api import sync_playwright
     url, root = lab
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=['--no-sandbox', '--disable-gpu'])
-        page = browser.new_page(viewport={'width': 1400, 'height': 1000})
-        page.goto(f'{url}/lab/tree/nbs/{NOTEBOOK}')
-        page.wait_for_selector('.jp-Notebook .jp-Cell', timeout=120_000)
-        run_all_cells(page, url, root, NOTEBOOK)
+        browser, page = open_and_run_all(p, url, root, NOTEBOOK)
         panel = page.locator('.semiseg-dc-explorer').first            # the first DC explorer (its display cell)
         panel.scroll_into_view_if_needed(timeout=60_000)
         image, text = panel.locator('img').first, panel.locator('.widget-html-content').first
