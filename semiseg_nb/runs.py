@@ -35,10 +35,11 @@ def run_state(run_dir, cfg: ExperimentBase) -> str:
     return 'partial' if (run_dir / 'last.pt').is_file() else 'new'
 
 def train_many(runs: dict[str, list[str]], root, preset: str = 'cpu_demo', parallel: int = 1,
-               env: dict | None = None, reuse: bool = True) -> dict[str, dict]:
+               env: dict | None = None, reuse: bool = True, on_finish=None) -> dict[str, dict]:
     """Train each `runs[name]` (a list of `key=value` overrides of `preset`) with `semiseg train` in its own process,
     run dir `root/name`, at most `parallel` at once. Returns {name: report.json contents}. With `reuse`, finished
-    runs of the same config are read back, paused ones resumed (`run_state`); `reuse=False` trains them all afresh."""
+    runs of the same config are read back, paused ones resumed (`run_state`); `reuse=False` trains them all afresh.
+    `on_finish(name)` is called as each launched run ends (a progress bar over the runs)."""
     import subprocess, sys, time
     root = Path(root)
     jobs = {}
@@ -65,6 +66,7 @@ def train_many(runs: dict[str, list[str]], root, preset: str = 'cpu_demo', paral
             log.close()
             if proc.returncode != 0: failed[name] = (root / f'{name}.log').read_text()[-1500:]
             del active[name]
+            if on_finish is not None: on_finish(name)
         time.sleep(0.2)
     if failed:
         name, tail = next(iter(failed.items()))
