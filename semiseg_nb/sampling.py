@@ -298,7 +298,7 @@ def _thresholds_by_select(c, y, num_classes, ratio, sync):
     bucket holding the ⌈ratio·n_c⌉-th largest confidence; only the pixels of the chosen buckets are then ordered."""
     C = num_classes
     itype = torch.int32 if C * _HI_BINS < 2 ** 31 else torch.int64  # one integer dtype: mixed-dtype adds are slow
-    # the class-and-bucket id of every pixel in three passes, built in place: each fresh 8 MB tensor costs page faults
+    # the class-and-bucket id of every pixel in four passes, built in place: each fresh 8 MB tensor costs page faults
     key = torch.bitwise_right_shift(c.float().view(torch.int32), 16).bitwise_and_(0x7FFF).to(itype)   # & 0x7FFF: -0.0 is 0
     key.add_(y.to(itype), alpha=_HI_BINS)                           # add's alpha fuses the multiply by the bucket count
     counts = torch.bincount(key, minlength=C * _HI_BINS).view(C, _HI_BINS)
