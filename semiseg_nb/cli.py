@@ -151,6 +151,9 @@ def cmd_reproduce(args) -> int:
     print(f"\n{len(result['reused'])} runs reused, {trained} trained, {len(result['missing'])} missing"
           + (f" ({', '.join(result['missing'][:6])}{' ...' if len(result['missing']) > 6 else ''}; run without --no-train to train them)"
              if result['missing'] else '') + f"; table and figure in {args.out}: {', '.join(p.name for p in paths)}")
+    if result['other_weights']:   # same config, another machine's built-in backbone: kept apart, not mixed in
+        print(f"{len(result['other_weights'])} finished runs of the same configs loaded other backbone weights and were not reused "
+              f"(e.g. {next(iter(result['other_weights'].values()))})")
     return 0
 
 # %% ../nbs/40_cli.ipynb #3adae99d

@@ -11,12 +11,13 @@ from .core import atomic_write
 from .config import ConfigError, flatten_config, load_config
 from .experiment import PRESETS, experiment_config, experiment_config_type
 from .learner import run_local
+from .models import weights_fingerprint
 from .runs import train_many
 
 # %% auto #0
 __all__ = ['REPRO_ROWS', 'BENCHMARK_PROTOCOL', 'FRACTIONS', 'T_975', 'PaperRow', 'fraction_tag', 'reproduction_plan',
-           'finished_runs', 'find_finished', 'reproduce', 'paired_difference', 'reproduction_table',
-           'format_reproduction_table', 'plot_reproduction', 'write_reproduction', 'bench_rows']
+           'finished_runs', 'weights_id', 'run_weights_id', 'find_finished', 'reproduce', 'paired_difference',
+           'reproduction_table', 'format_reproduction_table', 'plot_reproduction', 'write_reproduction', 'bench_rows']
 
 # %% ../nbs/50_reproduce.ipynb #be1b6125
 @dataclass(frozen=True)
@@ -114,14 +115,37 @@ def finished_runs(roots) -> dict[Path, str]:
             except (ValueError, OSError): continue     # a torn report or an old config: not a run to reuse
     return found
 
-def find_finished(plan: dict[str, list[str]], roots, preset: str = 'cpu_demo') -> dict[str, Path]:
-    "{run name: a finished run folder under `roots` with exactly that run's config} for the runs of `plan` that have one."
+def weights_id(weights: str | None, backbone: str = 'resnet18') -> str | None:
+    """The backbone weights a run started now with `model.weights = weights` would load, by content, without
+    pretraining anything: the file's SHA-256 prefix ('builtin': the cached built-in weights), 'missing' when that file
+    does not exist yet (no finished run matches it), the name of ImageNet weights, None for random initialisation."""
+    if weights is None: return None
+    if weights == 'builtin':
+        from semiseg_nb.pretrain import default_pretrain_config, pretrained_path
+        if not pretrained_path(default_pretrain_config(backbone)).is_file(): return 'missing'
+    elif weights not in ('imagenet', 'IMAGENET1K_V1', 'IMAGENET1K_V2') and not Path(weights).expanduser().is_file(): return 'missing'
+    fingerprint = weights_fingerprint(weights, backbone)
+    return fingerprint.get('sha256') or fingerprint.get('weights')
+
+def run_weights_id(run) -> str | None:
+    "The same for a finished run folder, read from its report.json (`backbone_weights`; None when it has none)."
+    fingerprint = json.loads((Path(run) / 'report.json').read_text()).get('backbone_weights')
+    return fingerprint.get('sha256') or fingerprint.get('weights') if fingerprint else None
+
+def find_finished(plan: dict[str, list[str]], roots, preset: str = 'cpu_demo', same_weights: bool = True) -> dict[str, Path]:
+    """{run name: a finished run folder under `roots` with exactly that run's config} for the runs of `plan` that have
+    one. With `same_weights`, only a run that loaded the backbone weights a new run would load now (`weights_id`) counts:
+    `model.weights=builtin` names whatever this machine pretrained, and two machines' pretrainings differ."""
     by_key = {}
-    for run, key in finished_runs(roots).items(): by_key.setdefault(key, run)
-    out = {}
+    for run, key in finished_runs(roots).items(): by_key.setdefault(key, []).append(run)
+    out, now = {}, {}
     for name, overrides in plan.items():
-        run = by_key.get(_config_key(experiment_config(preset, list(overrides))))
-        if run is not None: out[name] = run
+        cfg = experiment_config(preset, list(overrides))
+        runs = by_key.get(_config_key(cfg), [])
+        if same_weights and runs:
+            want = now.setdefault((cfg.model.weights, cfg.model.backbone), weights_id(cfg.model.weights, cfg.model.backbone))
+            runs = [r for r in runs if run_weights_id(r) == want]
+        if runs: out[name] = runs[0]
     return out
 
 # %% ../nbs/50_reproduce.ipynb #5e85973b
@@ -142,16 +166,29 @@ def reproduce(methods=None, seeds=3, fractions=('1/8',), root='runs/reproduce', 
     """The reproduction's runs (`reproduction_plan(methods, seeds, fractions, preset, extra)`): each found finished
     under `root` or `search` is read back; with `train`, the others are trained in `root/name` (`train_many`: paused
     runs resume), `parallel` at a time, with a bar over the runs. Returns {'plan', 'reports' (name → report.json, with
-    'run_dir'), 'reused' (name → folder found elsewhere), 'missing' (names neither found nor trained)}."""
+    'run_dir'), 'reused' (name → folder found elsewhere), 'other_weights' (name → a finished run of its config on other
+    backbone weights, not reused), 'missing' (names neither found nor trained)}. A run folder `root/name` that holds
+    such a run is never overwritten: training stops first with a ConfigError naming it."""
     plan = reproduction_plan(methods, seeds, fractions, preset, extra)
     found = find_finished(plan, [root, *search], preset)
+    other = {n: run for n, run in find_finished(plan, [root, *search], preset, same_weights=False).items() if n not in found}
     todo = {name: o for name, o in plan.items() if name not in found}
+    occupied = [Path(root) / n for n in todo if (Path(root) / n) in map(Path, other.values())]
+    if todo and train and occupied:
+        raise ConfigError(f"{occupied[0]} holds a finished run of this config on other backbone weights "
+                          f"({run_weights_id(occupied[0])}; a new run would load {weights_id(*_weights_of(plan[occupied[0].name], preset))}): "
+                          "nothing was overwritten; train into another root (--root), or move that folder away")
     reports = {name: {**json.loads((run / 'report.json').read_text()), 'run_dir': str(run)} for name, run in found.items()}
     if todo and train:
         tick = _progress(len(plan), len(found), progress)
         reports |= train_many(todo, root, preset=preset, parallel=parallel, env=env, on_finish=tick)
     return {'plan': plan, 'reports': {n: reports[n] for n in plan if n in reports},
-            'reused': {n: str(p) for n, p in found.items()}, 'missing': [n for n in plan if n not in reports]}
+            'reused': {n: str(p) for n, p in found.items()}, 'other_weights': {n: str(p) for n, p in other.items()},
+            'missing': [n for n in plan if n not in reports]}
+
+def _weights_of(overrides, preset: str) -> tuple:
+    model = experiment_config(preset, list(overrides)).model
+    return model.weights, model.backbone
 
 # %% ../nbs/50_reproduce.ipynb #42fe4f24
 T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}  # by degrees of freedom

@@ -38,11 +38,13 @@ class CTTConfig:
     released_loss: bool = False            # True: HC and LC computed and logged but not optimised (the released scripts)
     evaluate: Literal['student', 'teacher', 'ensemble'] = 'student'   # student A (Algorithm 1 returns θ), teacher A, or all teachers' mean
     block: int = 4096                      # pixels per block of HC and LC (bounds their memory)
+    push_every: int = 1                    # the teachers see the labeled images and push every this many steps, taking that many times k (1: Algorithm 1, every step)
+    contrast_cells: int = 0                # at most this many cells per student, drawn at random each step, enter HC and LC (0: all of them, the paper)
     measure: bool = True                   # log the teachers' pseudo-label accuracy against the ground truth (never trained on)
 
     def check(self, prefix: str = 'ctt.'):
         "`ConfigError` naming the first value out of its range."
-        for name in ('pairs', 'queue_size', 'block'):
+        for name in ('pairs', 'queue_size', 'block', 'push_every'):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{prefix}{name} must be an integer ≥ 1, got {value!r}")
@@ -50,6 +52,8 @@ class CTTConfig:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and value >= 0 and math.isfinite(value)):
                 raise ConfigError(f"{prefix}{name} must be a finite number ≥ 0, got {value!r}")
+        if isinstance(self.contrast_cells, bool) or not isinstance(self.contrast_cells, int) or self.contrast_cells < 0:
+            raise ConfigError(f"{prefix}contrast_cells must be an integer ≥ 0 (0: every cell), got {self.contrast_cells!r}")
         if not self.tau > 0: raise ConfigError(f"{prefix}tau must be > 0, got {self.tau!r}")
         check_range(prefix + 'phi', self.phi, 0, 1)
         check_range(prefix + 'ema_alpha', self.ema_alpha, 0, 1)
@@ -170,10 +174,12 @@ class CTT(Method):
         weak, strong, valid_u = batch_u['weak'], batch_u['strong'][0], batch_u['ignore_mask'] != IGNORE
         B_l, size = len(x_l), weak.shape[-2:]
 
-        # teachers: the weak views (for the pseudo-labels) and, when HC or LC is on, the labeled images (for the queues)
+        # teachers: the weak views (for the pseudo-labels) and, on a push step when HC or LC is on, the labeled images
+        # (for the queues); pushing every few steps saves most of those labeled passes
         contrast = cfg.hc_weight > 0 or cfg.lc_weight > 0
-        n_q = B_l if contrast else 0
-        outs_t = [t(torch.cat([x_l, weak]) if contrast else weak) for t in self.teachers]
+        push = contrast and step % cfg.push_every == 0
+        n_q = B_l if push else 0
+        outs_t = [t(torch.cat([x_l, weak]) if push else weak) for t in self.teachers]
         pseudo = [upsample_logits(o.logits[n_q:].float(), size).argmax(1) for o in outs_t]     # Y^u, Eqs. 3–4
         # students: the labeled images and the strong views
         outs = [s(torch.cat([x_l, strong])) for s in self.students]
@@ -185,7 +191,8 @@ class CTT(Method):
         zero = outs[0].logits.sum() * 0.0
         loss_hc, loss_lc, contrast_on = zero, zero, False
         if contrast:
-            for bank, o_t in zip(self.banks, outs_t): self.push_to_queues(bank, o_t, x_l, y_l)  # Algorithm 1, line 5
+            if push:
+                for bank, o_t in zip(self.banks, outs_t): self.push_to_queues(bank, o_t, x_l, y_l)  # Algorithm 1, line 5
             contrast_on = all(bank.full for bank in self.banks)                                  # line 6
             if contrast_on:
                 # released scripts: HC and LC logged, never backpropagated, so no graph is kept for them
@@ -207,10 +214,10 @@ class CTT(Method):
 
     @torch.no_grad()
     def push_to_queues(self, bank: ClassQueues, out_t, x_l: torch.Tensor, y_l: torch.Tensor):
-        "The teacher's features of the labeled cells it predicts right, the k most confident per class (§3.3)."
+        "The teacher's features of the labeled cells it predicts right, the k most confident per class (§3.3); k × `push_every` when it pushes every few steps, so the queues fill as fast."
         B_l = len(x_l)
         cells = cell_view(out_t.logits[:B_l], out_t.feat[:B_l], y_l)
-        feats, classes = select_for_queues(cells['feat'], cells['conf'], cells['pred'], cells['label'], self.push_count,
+        feats, classes = select_for_queues(cells['feat'], cells['conf'], cells['pred'], cells['label'], self.push_count * self.cfg.push_every,
                                            self.num_classes, pick=self.cfg.pick)
         bank.push(feats, classes)
 
@@ -227,6 +234,10 @@ class CTT(Method):
             own = v['pred'][len(labeled):]
             v['class'] = torch.cat([labeled, torch.where(image, own, IGNORE)])
             views.append(v)
+        n = len(views[0]['feat'])
+        if 0 < cfg.contrast_cells < n:          # the same random cells for every student, so LC's positives stay aligned
+            cells = torch.randperm(n, device=views[0]['feat'].device)[:cfg.contrast_cells]
+            views = [{**v, **{key: v[key][cells] for key in ('feat', 'conf', 'class')}} for v in views]
         queues = [bank.queues for bank in self.banks]
         loss_hc = sum(hc_loss(v['feat'], v['class'], v['conf'], q, cfg.tau, cfg.phi, block=cfg.block)
                       for v, q in zip(views, queues))                                            # Eqs. 6–7
