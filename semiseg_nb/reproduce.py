@@ -173,7 +173,8 @@ def reproduce(methods=None, seeds=3, fractions=('1/8',), root='runs/reproduce', 
     found = find_finished(plan, [root, *search], preset)
     other = {n: run for n, run in find_finished(plan, [root, *search], preset, same_weights=False).items() if n not in found}
     todo = {name: o for name, o in plan.items() if name not in found}
-    occupied = [Path(root) / n for n in todo if (Path(root) / n) in map(Path, other.values())]
+    in_root = finished_runs([root]) if todo and train else {}   # a finished run of the same config where a new one would go
+    occupied = [Path(root) / n for n in todo if in_root.get(Path(root) / n) == _config_key(experiment_config(preset, list(plan[n])))]
     if todo and train and occupied:
         raise ConfigError(f"{occupied[0]} holds a finished run of this config on other backbone weights "
                           f"({run_weights_id(occupied[0])}; a new run would load {weights_id(*_weights_of(plan[occupied[0].name], preset))}): "
