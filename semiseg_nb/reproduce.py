@@ -12,12 +12,12 @@ from .config import ConfigError, flatten_config, load_config
 from .experiment import PRESETS, experiment_config, experiment_config_type
 from .learner import run_local
 from .models import weights_fingerprint
-from .runs import train_many
+from .runs import paired_difference, train_many
 
 # %% auto #0
-__all__ = ['REPRO_ROWS', 'BENCHMARK_PROTOCOL', 'FRACTIONS', 'T_975', 'PaperRow', 'fraction_tag', 'reproduction_plan',
-           'finished_runs', 'weights_id', 'run_weights_id', 'find_finished', 'reproduce', 'paired_difference',
-           'reproduction_table', 'format_reproduction_table', 'plot_reproduction', 'write_reproduction', 'bench_rows']
+__all__ = ['REPRO_ROWS', 'BENCHMARK_PROTOCOL', 'FRACTIONS', 'PaperRow', 'fraction_tag', 'reproduction_plan', 'finished_runs',
+           'weights_id', 'run_weights_id', 'find_finished', 'reproduce', 'reproduction_table',
+           'format_reproduction_table', 'plot_reproduction', 'write_reproduction', 'bench_rows']
 
 # %% ../nbs/50_reproduce.ipynb #be1b6125
 @dataclass(frozen=True)
@@ -136,8 +136,12 @@ def find_finished(plan: dict[str, list[str]], roots, preset: str = 'cpu_demo', s
     """{run name: a finished run folder under `roots` with exactly that run's config} for the runs of `plan` that have
     one. With `same_weights`, only a run that loaded the backbone weights a new run would load now (`weights_id`) counts:
     `model.weights=builtin` names whatever this machine pretrained, and two machines' pretrainings differ."""
+    return _match(plan, finished_runs(roots), preset, same_weights)
+
+def _match(plan: dict[str, list[str]], finished: dict[Path, str], preset: str, same_weights: bool) -> dict[str, Path]:
+    "`find_finished` on runs already listed (`finished_runs`), so that one scan of the folders serves several questions."
     by_key = {}
-    for run, key in finished_runs(roots).items(): by_key.setdefault(key, []).append(run)
+    for run, key in finished.items(): by_key.setdefault(key, []).append(run)
     out, now = {}, {}
     for name, overrides in plan.items():
         cfg = experiment_config(preset, list(overrides))
@@ -170,11 +174,12 @@ def reproduce(methods=None, seeds=3, fractions=('1/8',), root='runs/reproduce', 
     backbone weights, not reused), 'missing' (names neither found nor trained)}. A run folder `root/name` that holds
     such a run is never overwritten: training stops first with a ConfigError naming it."""
     plan = reproduction_plan(methods, seeds, fractions, preset, extra)
-    found = find_finished(plan, [root, *search], preset)
-    other = {n: run for n, run in find_finished(plan, [root, *search], preset, same_weights=False).items() if n not in found}
+    finished = finished_runs([root, *search])                   # one scan of the folders answers all three questions
+    found = _match(plan, finished, preset, same_weights=True)
+    other = {n: run for n, run in _match(plan, finished, preset, same_weights=False).items() if n not in found}
     todo = {name: o for name, o in plan.items() if name not in found}
-    in_root = finished_runs([root]) if todo and train else {}   # a finished run of the same config where a new one would go
-    occupied = [Path(root) / n for n in todo if in_root.get(Path(root) / n) == _config_key(experiment_config(preset, list(plan[n])))]
+    # a finished run of the same config (on other weights) where a new one would go
+    occupied = [Path(root) / n for n in todo if finished.get(Path(root) / n) == _config_key(experiment_config(preset, list(plan[n])))]
     if todo and train and occupied:
         raise ConfigError(f"{occupied[0]} holds a finished run of this config on other backbone weights "
                           f"({run_weights_id(occupied[0])}; a new run would load {weights_id(*_weights_of(plan[occupied[0].name], preset))}): "
@@ -192,20 +197,6 @@ def _weights_of(overrides, preset: str) -> tuple:
     return model.weights, model.backbone
 
 # %% ../nbs/50_reproduce.ipynb #42fe4f24
-T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}  # by degrees of freedom
-
-def paired_difference(a: dict, b: dict) -> dict:
-    """a − b over the seeds both have ({seed: mIoU points} each): {'seeds', 'per_seed', 'mean', 'ci' (95 % Student-t;
-    NaNs below 2 seeds), 'n'}; mean NaN when they share no seed."""
-    seeds = sorted(set(a) & set(b))
-    d = [a[s] - b[s] for s in seeds]
-    n = len(d)
-    mean = sum(d) / n if n else float('nan')
-    if n < 2: return {'seeds': seeds, 'per_seed': d, 'mean': mean, 'ci': (float('nan'), float('nan')), 'n': n}
-    sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (n - 1))
-    half = T_975.get(n - 1, 1.96) * sd / math.sqrt(n)
-    return {'seeds': seeds, 'per_seed': d, 'mean': mean, 'ci': (mean - half, mean + half), 'n': n}
-
 def _mean_std(values: list[float]) -> tuple[float, float]:
     n = len(values)
     if n == 0: return float('nan'), float('nan')

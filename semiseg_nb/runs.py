@@ -4,7 +4,7 @@
 
 # %% ../nbs/17_runs.ipynb #1808664b
 from __future__ import annotations
-import json
+import json, math
 from dataclasses import replace
 from pathlib import Path
 from .core import atomic_write, get_device, nan_to_none
@@ -16,7 +16,8 @@ from .experiment import (ExperimentBase, build_datasets, build_method, eval_sett
                                    experiment_config_type)
 
 # %% auto #0
-__all__ = ['run_state', 'train_many', 'load_method', 'evaluate_checkpoint', 'runs_finished', 'saved_reports', 'saved_numbers']
+__all__ = ['T_975', 'run_state', 'train_many', 'load_method', 'evaluate_checkpoint', 'runs_finished', 'saved_reports',
+           'saved_numbers', 'paired_difference']
 
 # %% ../nbs/17_runs.ipynb #d67bb2b1
 def run_state(run_dir, cfg: ExperimentBase) -> str:
@@ -168,3 +169,18 @@ def saved_numbers(saved, compute, recompute: bool = False, minutes: float | None
     note = f" ({record['source']})" if record.get('source') else ''
     print(f"the numbers saved in {saved}{note}; {how}")
     return record['value']
+
+# %% ../nbs/17_runs.ipynb #pd000002
+T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}  # by degrees of freedom
+
+def paired_difference(a: dict, b: dict) -> dict:
+    """a − b over the seeds both have ({seed: value} each, e.g. mIoU in points): {'seeds', 'per_seed', 'mean', 'ci'
+    (95 % Student-t; NaNs below 2 seeds), 'n'}; mean NaN when they share no seed."""
+    seeds = sorted(set(a) & set(b))
+    d = [a[s] - b[s] for s in seeds]
+    n = len(d)
+    mean = sum(d) / n if n else float('nan')
+    if n < 2: return {'seeds': seeds, 'per_seed': d, 'mean': mean, 'ci': (float('nan'), float('nan')), 'n': n}
+    sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (n - 1))
+    half = T_975.get(n - 1, 1.96) * sd / math.sqrt(n)
+    return {'seeds': seeds, 'per_seed': d, 'mean': mean, 'ci': (mean - half, mean + half), 'n': n}
