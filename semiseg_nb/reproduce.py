@@ -269,6 +269,7 @@ def plot_reproduction(rows: list[dict], title: str = '', clip: float = -15.0):
         if r['paper_gain'] is not None: ax.scatter([r['paper_gain']], [y], marker='D', s=36, color='crimson', zorder=4)
     ax.axvline(0, color='gray', lw=1)
     ax.set_xlim(left=clip)
+    ax.set_ylim(-0.6, len(rows) - 0.4)    # a row without runs draws only text, which autoscaling leaves out
     ax.set_yticks(range(len(rows)), [r['label'] for r in rows[::-1]])
     ax.set_xlabel('val mIoU points above SupOnly (same seed)')
     ax.scatter([], [], color='tab:blue', s=14, label='measured, per seed (bar: 95 % CI)')
